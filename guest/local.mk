@@ -1,0 +1,1 @@
+# guest/local.mk — the guest kernel and its user programs.

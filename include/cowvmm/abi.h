@@ -1,0 +1,319 @@
+/* cowvmm/abi.h — the versioned guest<->VMM interface: boot info, hypercalls, discovery. */
+#ifndef COWVMM_ABI_H
+#define COWVMM_ABI_H
+
+/*
+ * This header is shared by the guest kernel (freestanding) and the VMM (hosted).
+ * It depends on C99 headers only.  Every structure is made of fixed-size fields,
+ * naturally aligned, with explicit padding, so both sides agree on the layout.
+ *
+ * Direction notes on fields:  IN  = written by the VMM, read by the guest;
+ *                             OUT = written by the guest, read by the VMM.
+ *
+ * The VMM treats every OUT field as hostile: it bounds-checks every guest
+ * physical address and length before touching memory.
+ */
+
+#include <stdint.h>
+
+/* Bumped on any incompatible change.  The VMM refuses a guest with another. */
+#define COWVMM_ABI_VERSION 1u
+
+/* ---------------------------------------------------------------------------
+ * Guest physical / virtual memory layout agreed by both sides.
+ * ------------------------------------------------------------------------- */
+
+#define COWVMM_PAGE_SIZE 4096u
+
+/* The VMM builds these at boot; the guest may reuse or replace them. */
+#define COWVMM_BOOT_GDT_GPA      0x1000u  /* 3 descriptors: null, code64, data */
+#define COWVMM_BOOT_INFO_GPA     0x2000u  /* struct cowvmm_boot_info */
+#define COWVMM_BOOT_PT_GPA       0x10000u /* boot page tables (up to 64 KiB) */
+#define COWVMM_BOOT_PT_END       0x20000u
+/* Lowest guest-physical address a kernel PT_LOAD segment may occupy. */
+#define COWVMM_KERNEL_MIN_GPA    0x100000u
+
+/*
+ * Kernel virtual layout (Linux-like).  The VMM's boot page tables map all of
+ * guest RAM twice: at COWVMM_DIRECT_MAP_BASE (the "direct map") and at
+ * COWVMM_KERNEL_BASE (where the kernel image is linked; covers up to 1 GiB).
+ * A kernel PT_LOAD must satisfy p_vaddr == COWVMM_KERNEL_BASE + p_paddr.
+ * Nothing is mapped in the lower (user) half at boot.
+ */
+#define COWVMM_DIRECT_MAP_BASE   0xffff888000000000ull
+#define COWVMM_KERNEL_BASE       0xffffffff80000000ull
+#define COWVMM_KERNEL_MAP_SIZE   0x40000000ull /* 1 GiB */
+
+/* Guest RAM limits enforced by the VMM (-m).  RAM stays below 3 GiB so every
+ * hypercall argument address fits the 32-bit port I/O data. */
+#define COWVMM_RAM_MIN           (4ull << 20)
+#define COWVMM_RAM_MAX           (3ull << 30)
+
+/* ---------------------------------------------------------------------------
+ * Page-table entry bits (x86-64, 4-level) and the guest's software COW flag.
+ * The VMM's verifier reads guest PTEs with these definitions.
+ * ------------------------------------------------------------------------- */
+#define COWVMM_PTE_P    (1ull << 0)   /* present */
+#define COWVMM_PTE_RW   (1ull << 1)   /* writable */
+#define COWVMM_PTE_US   (1ull << 2)   /* user accessible */
+#define COWVMM_PTE_PWT  (1ull << 3)
+#define COWVMM_PTE_PCD  (1ull << 4)
+#define COWVMM_PTE_A    (1ull << 5)   /* accessed */
+#define COWVMM_PTE_D    (1ull << 6)   /* dirty (leaf only) */
+#define COWVMM_PTE_PS   (1ull << 7)   /* large page (PDPTE/PDE) */
+#define COWVMM_PTE_G    (1ull << 8)   /* global */
+#define COWVMM_PTE_COW  (1ull << 9)   /* software: copy-on-write, RW cleared */
+#define COWVMM_PTE_ZERO (1ull << 10)  /* software: maps the shared zero frame */
+#define COWVMM_PTE_NX   (1ull << 63)  /* no execute */
+#define COWVMM_PTE_ADDR 0x000ffffffffff000ull /* bits 51:12 */
+
+/* ---------------------------------------------------------------------------
+ * Boot handshake.  The VMM starts the vCPU in 64-bit mode at the ELF entry with
+ *   RDI = COWVMM_BOOT_INFO_GPA (guest physical; read it through the direct map)
+ *   RSI = COWVMM_BOOT_MAGIC
+ *   RSP = 0 (the kernel sets up its own stack first thing)
+ * ------------------------------------------------------------------------- */
+#define COWVMM_BOOT_MAGIC 0x636f77766d6d3031ull /* "cowvmm01" */
+#define COWVMM_CMDLINE_MAX 256u
+
+/* Bits of cowvmm_boot_info.flags (IN). */
+#define COWVMM_BOOT_F_AUDIT     (1u << 0) /* VMM audits at checkpoints: call HC_INSPECT */
+#define COWVMM_BOOT_F_BENCH     (1u << 1) /* timing run: no checkpoints inside timed loops */
+#define COWVMM_BOOT_F_VERBOSE   (1u << 2) /* kernel may print debug traces */
+
+struct cowvmm_boot_info {
+	uint64_t magic;          /* IN: COWVMM_BOOT_MAGIC */
+	uint32_t abi_version;    /* IN: COWVMM_ABI_VERSION of the VMM */
+	uint32_t flags;          /* IN: COWVMM_BOOT_F_* */
+	uint64_t ram_size;       /* IN: bytes of guest RAM starting at GPA 0 */
+	uint64_t kernel_end_gpa; /* IN: first GPA past the highest kernel PT_LOAD, page aligned */
+	uint64_t tsc_khz;        /* IN: vCPU TSC frequency in kHz (0 if unknown) */
+	uint64_t seed;           /* IN: --seed, for anything random in the guest */
+	uint64_t inject_gpa;     /* IN: GPA of struct cowvmm_inject_plan, 0 if none */
+	uint64_t reserved[8];    /* IN: zero */
+	char cmdline[COWVMM_CMDLINE_MAX]; /* IN: NUL-terminated: program name and args */
+};
+
+/* ---------------------------------------------------------------------------
+ * Hypercalls.  The guest executes `outl %eax, %dx` with
+ *   DX  = COWVMM_HC_PORT_BASE + nr
+ *   EAX = guest-physical address of the argument struct (below 4 GiB)
+ * The VMM handles it before the instruction retires; OUT fields below are the
+ * guest's inputs to the VMM, IN fields are written back by the VMM.
+ * An invalid argument address or length ends the run as a guest error.
+ * ------------------------------------------------------------------------- */
+#define COWVMM_HC_PORT_BASE 0x500u
+
+enum cowvmm_hypercall {
+	COWVMM_HC_CONSOLE = 0,   /* struct cowvmm_hc_console */
+	COWVMM_HC_EXIT = 1,      /* struct cowvmm_hc_exit; does not return */
+	COWVMM_HC_ASSERT = 2,    /* struct cowvmm_hc_assert; does not return */
+	COWVMM_HC_CRASH = 3,     /* struct cowvmm_hc_crash; does not return */
+	COWVMM_HC_DESCRIBE = 4,  /* struct cowvmm_hc_describe */
+	COWVMM_HC_INSPECT = 5,   /* struct cowvmm_hc_inspect */
+	COWVMM_HC_BENCH = 6,     /* struct cowvmm_hc_bench */
+	COWVMM_HC_INJECT = 7,    /* struct cowvmm_hc_inject_point */
+	COWVMM_HC_COUNT
+};
+
+#define COWVMM_CONSOLE_MAX 4096u /* longest single console write */
+#define COWVMM_STRING_MAX  256u  /* longest string the VMM reads by address */
+
+struct cowvmm_hc_console {
+	uint64_t buf_gpa; /* OUT: bytes to print */
+	uint64_t len;     /* OUT: <= COWVMM_CONSOLE_MAX */
+};
+
+struct cowvmm_hc_exit {
+	uint64_t status;  /* OUT: 0 = success; anything else = guest-reported failure */
+};
+
+struct cowvmm_hc_assert {
+	uint64_t file_gpa; /* OUT: NUL-terminated source file name (<= COWVMM_STRING_MAX) */
+	uint64_t expr_gpa; /* OUT: NUL-terminated expression or message (<= COWVMM_STRING_MAX) */
+	uint64_t line;     /* OUT: source line */
+};
+
+/* Register snapshot of the interrupted context, as pushed by the guest's trap entry. */
+struct cowvmm_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags, cs, ss;
+	uint64_t cr0, cr2, cr3, cr4;
+};
+
+/* Kinds of cowvmm_hc_crash.kind. */
+#define COWVMM_CRASH_EXCEPTION 0u /* CPU exception the kernel cannot handle */
+#define COWVMM_CRASH_PANIC     1u /* kernel bug: panic()/BUG() with a message */
+
+struct cowvmm_hc_crash {
+	uint32_t kind;        /* OUT: COWVMM_CRASH_* */
+	uint32_t vector;      /* OUT: exception vector (EXCEPTION) */
+	uint64_t error_code;  /* OUT: exception error code, 0 if none */
+	uint64_t file_gpa;    /* OUT: source file of the report (NUL-terminated) or 0 */
+	uint64_t msg_gpa;     /* OUT: message (NUL-terminated) or 0 */
+	uint64_t line;        /* OUT: source line, 0 if unknown */
+	uint64_t pid;         /* OUT: current process id, 0 if none */
+	struct cowvmm_regs regs; /* OUT: interrupted context */
+};
+
+/* ---------------------------------------------------------------------------
+ * Discovery (HC_DESCRIBE): once at boot, the guest tells the VMM where its
+ * process table and frame reference counts live so that the VMM can verify COW
+ * invariants from outside.  All addresses are guest physical.
+ * ------------------------------------------------------------------------- */
+#define COWVMM_LAYOUT_VERSION 1u
+
+struct cowvmm_proc_layout {
+	uint32_t stride;      /* OUT: bytes between consecutive process entries */
+	uint32_t off_pid;     /* OUT: offset of int32 pid (0 = free slot) */
+	uint32_t off_ppid;    /* OUT: offset of int32 parent pid */
+	uint32_t off_state;   /* OUT: offset of uint32 state (COWVMM_PSTATE_*) */
+	uint32_t off_cr3;     /* OUT: offset of uint64 page-table root (physical) */
+	uint32_t off_name;    /* OUT: offset of char[16] program name */
+	uint32_t reserved[2];
+};
+
+/* Process states as the VMM reads them. */
+#define COWVMM_PSTATE_UNUSED   0u
+#define COWVMM_PSTATE_EMBRYO   1u /* being forked: not yet audited */
+#define COWVMM_PSTATE_RUNNABLE 2u
+#define COWVMM_PSTATE_RUNNING  3u
+#define COWVMM_PSTATE_SLEEPING 4u
+#define COWVMM_PSTATE_ZOMBIE   5u /* address space already released */
+
+struct cowvmm_hc_describe {
+	uint32_t layout_version;  /* OUT: COWVMM_LAYOUT_VERSION */
+	uint32_t nproc;           /* OUT: entries in the process table */
+	uint64_t proc_table_gpa;  /* OUT: first entry */
+	struct cowvmm_proc_layout proc; /* OUT */
+	uint64_t refcount_gpa;    /* OUT: uint32 refcount[nframes], indexed by frame number */
+	uint64_t nframes;         /* OUT: frames covered (frame n = GPA n*4096) */
+	uint64_t first_frame;     /* OUT: lowest frame the allocator manages */
+	uint64_t free_count_gpa;  /* OUT: uint64 number of free frames */
+	uint64_t pins_gpa;        /* OUT: uint32 kernel pins[nframes] (references not from PTEs) */
+	uint64_t zero_frame;      /* OUT: frame number of the shared zero frame */
+	uint64_t kernel_pml4_gpa; /* OUT: kernel-only page-table root */
+	uint64_t stats_gpa;       /* OUT: struct cowvmm_guest_stats */
+	uint64_t reserved[4];
+};
+
+/* Counters kept by the guest, read by the VMM at any time. */
+struct cowvmm_guest_stats {
+	uint64_t forks;         /* OUT: successful forks */
+	uint64_t fork_failures; /* OUT: forks that returned -ENOMEM */
+	uint64_t cow_copies;    /* OUT: COW faults that copied a frame */
+	uint64_t cow_reuses;    /* OUT: COW faults that reused the frame in place */
+	uint64_t zero_fills;    /* OUT: write faults on the zero frame (fresh frame, no copy) */
+	uint64_t oom_kills;     /* OUT: processes killed for lack of memory */
+	uint64_t segv_kills;    /* OUT: processes killed for a bad access */
+	uint64_t spurious_faults; /* OUT: page faults that needed no change */
+	uint64_t reserved[8];
+};
+
+/* ---------------------------------------------------------------------------
+ * Checkpoints (HC_INSPECT): the guest asks the VMM to verify its memory now.
+ * The VMM answers through `verdict`; a violation normally ends the run.
+ * ------------------------------------------------------------------------- */
+enum cowvmm_checkpoint {
+	COWVMM_CP_BOOT = 0,       /* kernel ready, before the first process */
+	COWVMM_CP_FORK = 1,       /* after fork: pid = parent, pid2 = child */
+	COWVMM_CP_COW_BEFORE = 2, /* write fault on a COW page, before resolution: pid, va */
+	COWVMM_CP_COW_AFTER = 3,  /* after resolution: pid, va, frame_old, frame_new */
+	COWVMM_CP_EXIT = 4,       /* after a process released its memory: pid */
+	COWVMM_CP_USER = 5,       /* asked for by a user program: pid, label */
+	COWVMM_CP_COUNT
+};
+
+struct cowvmm_hc_inspect {
+	uint32_t checkpoint; /* OUT: enum cowvmm_checkpoint */
+	int32_t pid;         /* OUT: process concerned */
+	int32_t pid2;        /* OUT: second process (child after fork), or 0 */
+	uint32_t label;      /* OUT: free-form tag (user checkpoint number) */
+	uint64_t va;         /* OUT: faulting virtual address (COW checkpoints) */
+	uint64_t frame_old;  /* OUT: frame mapped before the fault */
+	uint64_t frame_new;  /* OUT: frame mapped after the fault */
+	uint32_t verdict;    /* IN: 0 = invariants hold; otherwise violations found */
+	uint32_t reserved;
+};
+
+/* ---------------------------------------------------------------------------
+ * Benchmark samples (HC_BENCH): the guest collects TSC deltas into a buffer in
+ * its own memory and hands the whole buffer over once, at the end.
+ * ------------------------------------------------------------------------- */
+enum cowvmm_bench_event {
+	COWVMM_EV_COW_FAULT = 0,   /* fault handler entry -> exit, copying */
+	COWVMM_EV_COW_WRITE = 1,   /* user-visible write that took a COW fault */
+	COWVMM_EV_REUSE_FAULT = 2, /* handler, refcount 1 reuse */
+	COWVMM_EV_REUSE_WRITE = 3,
+	COWVMM_EV_ZERO_FAULT = 4,  /* write fault on the zero frame */
+	COWVMM_EV_FORK = 5,        /* fork latency, parent view; arg = mapped pages */
+	COWVMM_EV_FORK_ROUNDTRIP = 6, /* fork + child exit + wait */
+	COWVMM_EV_PLAIN_WRITE = 7, /* write without fault (baseline) */
+	COWVMM_EV_COUNT
+};
+
+struct cowvmm_sample {
+	uint32_t event;  /* OUT: enum cowvmm_bench_event */
+	uint32_t arg;    /* OUT: event argument (pages mapped for FORK) */
+	uint64_t ticks;  /* OUT: TSC delta */
+};
+
+struct cowvmm_hc_bench {
+	uint64_t samples_gpa; /* OUT: struct cowvmm_sample[count] */
+	uint64_t count;       /* OUT: number of samples */
+	uint32_t phase;       /* OUT: 0 = begin timed loop, 1 = end timed loop, 2 = samples ready */
+	uint32_t reserved;
+};
+
+/* ---------------------------------------------------------------------------
+ * Fault injection plan (IN): written by the VMM into guest RAM before boot;
+ * boot_info.inject_gpa points at it.  The guest consults it at each
+ * allocation site and updates the OUT counters.
+ * ------------------------------------------------------------------------- */
+enum cowvmm_alloc_site {
+	COWVMM_SITE_DATA_FRAME = 0, /* user data page (COW copy, zero fill, sbrk) */
+	COWVMM_SITE_PT_PAGE = 1,    /* page-table page */
+	COWVMM_SITE_TASK = 2,       /* task struct / process slot */
+	COWVMM_SITE_KSTACK = 3,     /* kernel stack */
+	COWVMM_SITE_FDTABLE = 4,    /* file table entry */
+	COWVMM_SITE_PIPE = 5,       /* pipe buffer */
+	COWVMM_SITE_COUNT
+};
+
+/* How a rule fires (cowvmm_inject_rule.mode). */
+#define COWVMM_INJ_OFF        0u
+#define COWVMM_INJ_NTH        1u /* fail only the nth call (1-based) */
+#define COWVMM_INJ_FROM_NTH   2u /* fail every call from the nth on */
+#define COWVMM_INJ_EVERY_NTH  3u /* fail calls nth, 2*nth, ... */
+#define COWVMM_INJ_RANDOM     4u /* fail with probability ppm/1e6, seeded */
+
+struct cowvmm_inject_rule {
+	uint32_t mode;       /* IN: COWVMM_INJ_* */
+	uint32_t ppm;        /* IN: probability in parts per million (RANDOM) */
+	uint64_t nth;        /* IN: n for NTH / FROM_NTH / EVERY_NTH */
+	uint64_t calls;      /* OUT: calls seen at this site */
+	uint64_t injected;   /* OUT: failures injected at this site */
+};
+
+#define COWVMM_INJECT_MAGIC 0x6a6e69ull /* "inj" */
+
+struct cowvmm_inject_plan {
+	uint64_t magic;      /* IN: COWVMM_INJECT_MAGIC */
+	uint64_t seed;       /* IN: PRNG seed for RANDOM rules */
+	uint32_t any_site;   /* IN: 1 = rule[0] counts calls across all sites together */
+	uint32_t reserved;
+	struct cowvmm_inject_rule rule[COWVMM_SITE_COUNT]; /* IN/OUT, by enum cowvmm_alloc_site */
+};
+
+/* Inject points (HC_INJECT): the guest tells the VMM it reached a point where
+ * a VMM-side injection (exception, PTE corruption) may be applied. */
+struct cowvmm_hc_inject_point {
+	uint32_t checkpoint; /* OUT: enum cowvmm_checkpoint it corresponds to */
+	int32_t pid;         /* OUT: current process */
+	uint64_t va;         /* OUT: address of interest (0 if none) */
+	uint32_t applied;    /* IN: nonzero if the VMM changed something */
+	uint32_t reserved;
+};
+
+#endif /* COWVMM_ABI_H */

@@ -1,0 +1,24 @@
+# tests/local.mk — make check: host unit tests (TAP) and KVM batches (TAP, run via tools/kvm-run).
+
+TEST_EXTENSIONS = .kvm
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+KVM_LOG_DRIVER = $(LOG_DRIVER)
+# A KVM batch boots the emulated environment once (when /dev/kvm is unusable) and
+# runs the whole batch script inside; its TAP output and status come back out.
+KVM_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap \
+	--probe '$(abs_top_builddir)/vmm/vmm --probe' -- $(SHELL)
+
+AM_TESTS_ENVIRONMENT = \
+	VMM='$(abs_top_builddir)/vmm/vmm'; \
+	KERNEL='$(abs_top_builddir)/guest/kernel.elf'; \
+	TOP_SRCDIR='$(abs_top_srcdir)'; \
+	TOP_BUILDDIR='$(abs_top_builddir)'; \
+	export VMM KERNEL TOP_SRCDIR TOP_BUILDDIR;
+
+# Shared helpers for the shell test batches.
+EXTRA_DIST += tests/lib.sh
+
+# Unit tests (no KVM): see tests/unit/local.mk.
+include tests/unit/local.mk
+# KVM batches: see tests/kvm/local.mk.
+include tests/kvm/local.mk

@@ -1,0 +1,1 @@
+# tests/unit/local.mk — host unit tests, no KVM needed.

@@ -1,0 +1,1 @@
+# vmm/local.mk — the VMM binary.
