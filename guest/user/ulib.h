@@ -1,0 +1,70 @@
+/* guest/user/ulib.h — the small C library user programs are written against. */
+#ifndef COWVMM_ULIB_H
+#define COWVMM_ULIB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "syscall.h"
+#include "cowvmm/abi.h"
+
+/* System calls (return -errno on failure, as the raw syscall). */
+_Noreturn void exit(int status);
+int fork(void);
+int waitpid(int pid, int *status, int options);
+int wait(int *status);
+int getpid(void);
+int getppid(void);
+long write(int fd, const void *buf, size_t len);
+long read(int fd, void *buf, size_t len);
+int pipe(int fds[2]);
+int close(int fd);
+int dup(int fd);
+int yield(void);
+void *sbrk(long increment);          /* (void *)-ENOMEM-ish on failure: check with IS_ERR */
+void *mmap_anon(size_t len, int prot);
+int munmap(void *addr, size_t len);
+int mprotect(void *addr, size_t len, int prot);
+int sigaction(int sig, uint64_t handler, uint64_t *old);
+int exec(const char *name, char *const argv[]);
+int kill(int pid, int sig);
+int meminfo(struct cow_meminfo *mi);
+int vmquery(const volatile void *va, struct cow_vmquery *q);
+int checkpoint(uint32_t label);
+int failnth(int site, int mode, uint64_t nth);
+long bench(int op, uint64_t a, uint64_t b);
+
+#define IS_ERR(p) ((uint64_t)(p) >= (uint64_t)-4095)
+
+/* Strings and memory. */
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strcpy(char *d, const char *s);
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+long atol(const char *s);
+
+/* Formatted output to fd 1 (buffered per call; %d %i %u %x %lx %lu %ld %llu %s %c %p %%). */
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+int snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Cheap deterministic PRNG (xorshift64*). */
+uint64_t rand64(uint64_t *state);
+
+/* Serialized TSC read (lfence; rdtsc). */
+static inline uint64_t rdtsc_serialized(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) :: "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* Program entry: the user library's _start calls main(argc, argv) then exit(). */
+int main(int argc, char **argv);
+
+#endif
