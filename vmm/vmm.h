@@ -46,4 +46,242 @@ void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
  * starts outside RAM or is not terminated within RAM and outsz-1 bytes. */
 int gmem_read_str(const struct gmem *m, uint64_t gpa, char *out, size_t outsz);
 
+/* ===========================================================================
+ * elf_load.c — the guest kernel image.  An image is validated completely
+ * before one byte of it is copied into guest RAM; it is hostile input.
+ * ========================================================================= */
+struct ksym {
+	uint64_t addr;   /* st_value (kernel virtual address) */
+	uint64_t size;   /* st_size, 0 if unknown */
+	char *name;
+};
+
+struct kimage {
+	uint64_t entry;          /* e_entry (kernel virtual) */
+	uint64_t kernel_end_gpa; /* first GPA past the highest PT_LOAD, page aligned */
+	struct ksym *syms;       /* STT_FUNC/STT_OBJECT symbols sorted by addr */
+	size_t nsyms;
+};
+
+/* Check that img[0..size) is a kernel image this VMM can boot into `ram_size`
+ * bytes of RAM (every rule of the ABI: ELF64 little-endian x86-64 ET_EXEC,
+ * PT_LOADs inside the file and inside RAM at or above COWVMM_KERNEL_MIN_GPA,
+ * p_vaddr == COWVMM_KERNEL_BASE + p_paddr, no overlap, sane alignment, entry
+ * in an executable PT_LOAD).  Touches nothing but err.  Returns 0, or -1 with
+ * a one-line reason in err[errsz].  `img` is not modified. */
+int elf_validate(const void *img, size_t size, uint64_t ram_size, char *err, size_t errsz);
+
+/* elf_validate(), then copy every PT_LOAD into guest RAM (zeroing the
+ * p_memsz tail) and fill *k (entry, kernel_end_gpa, symbols).  On failure
+ * returns -1 with err set and RAM untouched. */
+int elf_load_image(const void *img, size_t size, struct gmem *m, struct kimage *k,
+		   char *err, size_t errsz);
+
+/* Read the file at `path` and elf_load_image() it. */
+int elf_load_file(const char *path, struct gmem *m, struct kimage *k, char *err, size_t errsz);
+
+/* Free the symbol table; safe on a zeroed kimage. */
+void kimage_free(struct kimage *k);
+
+/* "name+0xoff" for a kernel virtual address into buf[n] (or "0x..." when no
+ * symbol covers it; k may be NULL).  Returns buf. */
+const char *sym_lookup(const struct kimage *k, uint64_t addr, char *buf, size_t n);
+
+/* ===========================================================================
+ * kvm.c — /dev/kvm, the VM and its single vCPU.  kvm_try() returns the ioctl
+ * result or -errno; KVM_CHECK() does the same ioctl but, on failure, prints
+ * the ioctl name and the caller's description of the values and exits with
+ * VMM_EXIT_NO_KVM (the host's KVM refused something a correct VMM needs).
+ * ========================================================================= */
+struct kvm_run;
+
+struct vm_caps {
+	bool immediate_exit; /* KVM_CAP_IMMEDIATE_EXIT: watchdog race-free */
+	bool tsc_khz;        /* KVM_CAP_GET_TSC_KHZ */
+	bool vcpu_events;    /* KVM_CAP_VCPU_EVENTS */
+	bool sync_regs;      /* KVM_CAP_SYNC_REGS (informational) */
+};
+
+struct vm {
+	int kvm_fd, vm_fd, vcpu_fd;
+	struct kvm_run *run;     /* mmap of the vCPU's kvm_run */
+	size_t run_size;
+	struct vm_caps cap;
+	struct gmem mem;         /* guest RAM, memslot 0 at GPA 0 */
+	struct kimage kernel;    /* symbols for reports; empty for --probe */
+	bool quiet;              /* -q: no informational VMM messages */
+	bool have_desc;          /* HC_DESCRIBE received and valid */
+	struct cowvmm_hc_describe desc; /* validated copy of the guest's descriptor */
+	unsigned timeout_s;      /* watchdog, 0 = none */
+};
+
+int kvm_try(int fd, unsigned long req, void *arg);
+int kvm_check_(int fd, unsigned long req, void *arg, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+#define KVM_CHECK(fd, req, arg, ...) kvm_check_((fd), (req), (arg), #req, __VA_ARGS__)
+
+/* Open /dev/kvm, check the API version and every capability relied on, create
+ * the VM, register vm->mem as memslot 0, create vCPU 0 and map its kvm_run.
+ * Returns 0, or VMM_EXIT_NO_KVM after printing one line saying why. */
+int kvm_setup(struct vm *vm);
+
+/* Close everything kvm_setup() opened; safe after a partial setup. */
+void kvm_teardown(struct vm *vm);
+
+/* Guest virtual -> guest physical through the vCPU's current page tables.
+ * Returns 0 and *gpa, or -1 if unmapped or the ioctl failed. */
+int kvm_translate(struct vm *vm, uint64_t gva, uint64_t *gpa);
+
+/* ===========================================================================
+ * boot.c — 64-bit long mode from the first instruction: GDT, boot page tables,
+ * segment/control registers, CPUID, boot info (see abi.h "Boot handshake").
+ * ========================================================================= */
+/* Build the GDT and page tables in guest RAM and load the vCPU's sregs, regs
+ * (RIP = entry, RDI/RSI as in the ABI), FPU state and CPUID.  RAM size must be
+ * a multiple of 2 MiB.  Dies through KVM_CHECK if KVM refuses the state. */
+void boot_setup_cpu(struct vm *vm, uint64_t entry);
+
+/* Fill struct cowvmm_boot_info at COWVMM_BOOT_INFO_GPA. */
+void boot_write_info(struct vm *vm, uint64_t seed, uint32_t flags, const char *cmdline);
+
+/* ===========================================================================
+ * run.c / hypercall.c / dump.c / watchdog.c — running the guest.
+ * Handlers return VMM_CONTINUE to resume the vCPU, or an enum vmm_exit.
+ * ========================================================================= */
+#define VMM_CONTINUE (-1)
+
+/* Run the vCPU until the guest ends; returns the enum vmm_exit status after
+ * printing whatever explains it. */
+int vm_run(struct vm *vm);
+
+/* Hypercall `nr` with argument GPA `gpa` (from the guest's OUT to the port). */
+int hypercall_dispatch(struct vm *vm, unsigned nr, uint64_t gpa);
+
+/* Print "vmm: guest error: <msg>" and the register dump; returns VMM_EXIT_CRASH. */
+int vm_guest_error(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print an informational line "vmm: ..." unless -q. */
+void vm_note(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Handlers of INSPECT / BENCH / INJECT.  hypercall.c defines weak versions that
+ * report "unsupported hypercall"; the modules implementing them (inspect.c,
+ * bench.c, inject.c) provide the strong definitions.  `arg` points into guest
+ * RAM (already bounds-checked for the whole struct) so IN fields can be written
+ * back; OUT fields are hostile. */
+int hc_inspect(struct vm *vm, struct cowvmm_hc_inspect *arg);
+int hc_bench(struct vm *vm, struct cowvmm_hc_bench *arg);
+int hc_inject(struct vm *vm, struct cowvmm_hc_inject_point *arg);
+
+/* Validate a guest descriptor against RAM of `ram_size` bytes: 0, or -1 with a
+ * one-line reason in err.  (hypercall.c; pure, unit-testable.) */
+int describe_validate(const struct cowvmm_hc_describe *d, uint64_t ram_size, char *err, size_t errsz);
+
+/* Registers (KVM_GET_REGS/SREGS), RIP symbolized and the code bytes at RIP, to
+ * stderr, each line prefixed "vmm: ". */
+void dump_vcpu(struct vm *vm);
+
+/* Print code bytes at guest virtual `rip` (translated with KVM_TRANSLATE). */
+void dump_code(struct vm *vm, uint64_t rip);
+
+/* Arm a timer that breaks KVM_RUN after `secs` (0 = never).  watchdog_fired()
+ * tells the run loop the EINTR it saw was the watchdog. */
+void watchdog_start(struct vm *vm, unsigned secs);
+bool watchdog_fired(void);
+void watchdog_stop(void);
+
+/* probe.c — `vmm --probe`: a built-in few-byte long-mode guest does one
+ * hypercall-port OUT and HLT.  Returns VMM_EXIT_OK or VMM_EXIT_NO_KVM (after
+ * one line saying why). */
+int probe_run(void);
+
+/* ===========================================================================
+ * ptwalk.c — read-only walker of guest x86-64 4-level page tables (no KVM).
+ * Every table is read through gmem_ptr(); a table outside RAM, a reserved
+ * bit pattern or a table reached twice is reported as a fault and never
+ * followed, so a hostile or corrupt table costs bounded work and never
+ * crashes the VMM.  Effective permissions: RW and US anded over every level,
+ * NX ored (as the CPU does with CR0.WP=1, EFER.NXE=1).
+ * ========================================================================= */
+#define PTW_EFF_W  1u  /* writable at every level */
+#define PTW_EFF_U  2u  /* user-accessible at every level */
+#define PTW_EFF_NX 4u  /* no-execute at some level */
+
+#define PTW_USER_LO 0x0000000000000000ull /* user half: PML4 slots 0..255 */
+#define PTW_USER_HI 0x00007fffffffffffull
+
+struct ptw_leaf {
+	uint64_t va;       /* canonical virtual address of the page */
+	uint64_t pa;       /* guest-physical base of the page (may lie outside RAM) */
+	uint64_t size;     /* 4 KiB, 2 MiB or 1 GiB */
+	int level;         /* 1 = PTE, 2 = PDE with PS, 3 = PDPTE with PS */
+	uint32_t eff;      /* PTW_EFF_* */
+	uint64_t pte;      /* the raw leaf entry */
+	uint64_t pte_gpa;  /* where the leaf entry lives */
+	bool cow;          /* COWVMM_PTE_COW in the leaf */
+	bool zero;         /* COWVMM_PTE_ZERO in the leaf */
+};
+
+enum ptw_error {
+	PTW_E_NONE = 0,
+	PTW_E_NOT_PRESENT,      /* translate only: no mapping */
+	PTW_E_NONCANONICAL,     /* the address is not canonical (bits 63:47 differ) */
+	PTW_E_OUTSIDE_RAM,      /* a table (or CR3 root) lies outside guest RAM */
+	PTW_E_RESERVED,         /* PS in a PML4E, or a large-page address misaligned */
+	PTW_E_REVISITED,        /* a table reached twice in one walk (loop or alias) */
+	PTW_E_BUDGET,           /* PTW_F_SHARED_OK walk exceeded its work bound */
+	PTW_E_COUNT
+};
+
+struct ptw_fault {
+	enum ptw_error err;
+	uint64_t va;         /* first virtual address the broken entry covers */
+	int level;           /* level of the table holding the entry (4 = PML4) */
+	uint64_t entry;      /* the raw entry (0 for a bad CR3) */
+	uint64_t entry_gpa;  /* where the entry lives (0 for a bad CR3) */
+	uint64_t target_gpa; /* the table it points to */
+};
+
+/* Callbacks; each may be NULL.  A nonzero return stops the walk and becomes
+ * ptw_walk()'s result.  table() sees every table page the walk enters (the
+ * root first, level 4 .. 1) before its entries; leaf() sees leaves in
+ * increasing VA order; fault() sees every broken entry (the walk goes on). */
+struct ptw_ops {
+	int (*table)(void *ctx, uint64_t table_gpa, int level, uint64_t va);
+	int (*leaf)(void *ctx, const struct ptw_leaf *l);
+	int (*fault)(void *ctx, const struct ptw_fault *f);
+};
+
+/* Tables may legitimately be reached twice (kernel-half aliases): follow
+ * them again, bounded by PTW_BUDGET table visits, instead of reporting. */
+#define PTW_F_SHARED_OK 1u
+#define PTW_BUDGET 65536u
+
+/* Walk the tables rooted at cr3 (bits 51:12 used) over canonical [va_lo,
+ * va_hi].  Returns 0, a callback's nonzero value, -EINVAL for a bad range,
+ * -ENOMEM. */
+int ptw_walk(const struct gmem *m, uint64_t cr3, uint64_t va_lo, uint64_t va_hi,
+	     unsigned flags, const struct ptw_ops *ops, void *ctx);
+
+/* Translate one address.  On PTW_E_NONE fills *leaf and *gpa (exact byte
+ * address); otherwise fills *f (may be NULL) and returns the error. */
+enum ptw_error ptw_translate(const struct gmem *m, uint64_t cr3, uint64_t va,
+			     struct ptw_leaf *leaf, uint64_t *gpa, struct ptw_fault *f);
+
+/* Merged view (like QEMU's `info mem`): maximal runs of contiguous VA with
+ * the same effective flags and COW flag. */
+struct ptw_range {
+	uint64_t va, end;   /* [va, end) */
+	uint32_t eff;
+	bool cow;
+	uint64_t pages;     /* 4 KiB pages covered */
+};
+int ptw_ranges(const struct gmem *m, uint64_t cr3, uint64_t va_lo, uint64_t va_hi,
+	       unsigned flags, int (*range)(void *ctx, const struct ptw_range *r),
+	       int (*fault)(void *ctx, const struct ptw_fault *f), void *ctx);
+
+bool ptw_canonical(uint64_t va);
+const char *ptw_error_name(enum ptw_error e);
+/* "urw-" style flags: u/s, r, w/-, x/- plus 'c' for COW. buf >= 8 bytes. */
+const char *ptw_flags_str(uint32_t eff, bool cow, char *buf);
+
 #endif /* COWVMM_VMM_H */

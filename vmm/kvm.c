@@ -1,0 +1,141 @@
+/* vmm/kvm.c — /dev/kvm: checked ioctl wrappers, capabilities, VM + memslot + vCPU creation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "vmm.h"
+
+int kvm_try(int fd, unsigned long req, void *arg)
+{
+	int r = ioctl(fd, req, arg);
+	return r < 0 ? -errno : r;
+}
+
+/* Solo5 / KVM-selftests style: a failing ioctl a correct VMM depends on means
+ * this host's KVM cannot run us; say which ioctl and with what, and stop. */
+int kvm_check_(int fd, unsigned long req, void *arg, const char *name, const char *fmt, ...)
+{
+	int r = kvm_try(fd, req, arg);
+	if (r >= 0)
+		return r;
+	char what[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vmm: ioctl %s (%s) failed: %s\n", name, what, strerror(-r));
+	exit(VMM_EXIT_NO_KVM);
+}
+
+/* Capabilities relied on.  `need` ones refuse the host; others set a flag. */
+struct cap_desc {
+	long cap;
+	const char *name;
+	bool need;
+	size_t flag; /* offsetof in struct vm_caps, or SIZE_MAX */
+};
+
+#define NOFLAG ((size_t)-1)
+static const struct cap_desc caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", true, NOFLAG },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", true, NOFLAG },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", false,
+	  offsetof(struct vm_caps, immediate_exit) },
+	{ KVM_CAP_GET_TSC_KHZ, "KVM_CAP_GET_TSC_KHZ", false, offsetof(struct vm_caps, tsc_khz) },
+	{ KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS", false, offsetof(struct vm_caps, vcpu_events) },
+	{ KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS", false, offsetof(struct vm_caps, sync_regs) },
+};
+
+static int check_caps(struct vm *vm)
+{
+	for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+		int r = kvm_try(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)caps[i].cap);
+		bool have = r > 0;
+		if (caps[i].need && !have) {
+			fprintf(stderr, "vmm: /dev/kvm lacks %s\n", caps[i].name);
+			return VMM_EXIT_NO_KVM;
+		}
+		if (caps[i].flag != NOFLAG)
+			*(bool *)((char *)&vm->cap + caps[i].flag) = have;
+	}
+	return 0;
+}
+
+int kvm_setup(struct vm *vm)
+{
+	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
+	vm->run = NULL;
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		fprintf(stderr, "vmm: cannot open /dev/kvm: %s\n", strerror(errno));
+		return VMM_EXIT_NO_KVM;
+	}
+	int api = kvm_try(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
+	if (api != KVM_API_VERSION) {
+		fprintf(stderr, "vmm: /dev/kvm API version %d, need %d\n", api, KVM_API_VERSION);
+		return VMM_EXIT_NO_KVM;
+	}
+	int st = check_caps(vm);
+	if (st)
+		return st;
+	vm->vm_fd = kvm_try(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		fprintf(stderr, "vmm: KVM_CREATE_VM failed: %s\n", strerror(-vm->vm_fd));
+		vm->vm_fd = -1;
+		return VMM_EXIT_NO_KVM;
+	}
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.base,
+	};
+	KVM_CHECK(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot,
+		  "slot 0, gpa 0x0, size 0x%llx, host %p", (unsigned long long)slot.memory_size,
+		  (void *)vm->mem.base);
+	vm->vcpu_fd = KVM_CHECK(vm->vm_fd, KVM_CREATE_VCPU, (void *)0, "vcpu id 0");
+	int sz = KVM_CHECK(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL, "-");
+	if ((size_t)sz < sizeof(struct kvm_run)) {
+		fprintf(stderr, "vmm: KVM_GET_VCPU_MMAP_SIZE %d is smaller than struct kvm_run\n", sz);
+		return VMM_EXIT_NO_KVM;
+	}
+	void *p = mmap(NULL, (size_t)sz, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "vmm: mmap of kvm_run (%d bytes) failed: %s\n", sz, strerror(errno));
+		return VMM_EXIT_NO_KVM;
+	}
+	vm->run = p;
+	vm->run_size = (size_t)sz;
+	return 0;
+}
+
+void kvm_teardown(struct vm *vm)
+{
+	if (vm->run)
+		munmap(vm->run, vm->run_size);
+	vm->run = NULL;
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vcpu_fd = vm->vm_fd = vm->kvm_fd = -1;
+}
+
+int kvm_translate(struct vm *vm, uint64_t gva, uint64_t *gpa)
+{
+	struct kvm_translation t = { .linear_address = gva };
+	if (kvm_try(vm->vcpu_fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+		return -1;
+	*gpa = t.physical_address;
+	return 0;
+}
