@@ -111,7 +111,8 @@ static void set_sregs(struct vm *vm)
 	s.tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .selector = 0, .type = 0xb,
 				     .present = 1, .s = 0 };
 	s.ldt = (struct kvm_segment){ .type = 0x2, .present = 0, .unusable = 1 };
-	s.gdt.base = COWVMM_BOOT_GDT_GPA;
+	/* GDTR holds a linear address and the lower half is unmapped: use the direct map. */
+	s.gdt.base = COWVMM_DIRECT_MAP_BASE + COWVMM_BOOT_GDT_GPA;
 	s.gdt.limit = 3 * 8 - 1;
 	s.idt.base = 0;
 	s.idt.limit = 0;

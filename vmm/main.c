@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,8 @@ int main(int argc, char **argv)
 	int st = parse_args(argc, argv, &o);
 	if (st)
 		return st;
+	/* A closed stdout loses guest output but must not kill the VMM mid-report. */
+	signal(SIGPIPE, SIG_IGN);
 	if (o.probe)
 		return probe_run();
 	if (!o.kernel)
