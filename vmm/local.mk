@@ -1,7 +1,7 @@
 # vmm/local.mk — the VMM binary.
 bin_PROGRAMS += vmm/vmm
 # Modules any unit test or fuzzer may link on their own (no KVM inside).
-VMM_PURE_SOURCES = vmm/guest_mem.c vmm/elf_load.c
+VMM_PURE_SOURCES = vmm/guest_mem.c vmm/elf_load.c vmm/describe.c
 vmm_vmm_SOURCES = vmm/main.c vmm/vmm.h $(VMM_PURE_SOURCES) \
 	vmm/kvm.c vmm/boot.c vmm/run.c vmm/hypercall.c vmm/dump.c vmm/watchdog.c vmm/probe.c
 vmm_vmm_CPPFLAGS = $(AM_CPPFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'

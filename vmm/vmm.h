@@ -173,7 +173,7 @@ int hc_bench(struct vm *vm, struct cowvmm_hc_bench *arg);
 int hc_inject(struct vm *vm, struct cowvmm_hc_inject_point *arg);
 
 /* Validate a guest descriptor against RAM of `ram_size` bytes: 0, or -1 with a
- * one-line reason in err.  (hypercall.c; pure, unit-testable.) */
+ * one-line reason in err.  (describe.c; pure, unit-testable.) */
 int describe_validate(const struct cowvmm_hc_describe *d, uint64_t ram_size, char *err, size_t errsz);
 
 /* Registers (KVM_GET_REGS/SREGS), RIP symbolized and the code bytes at RIP, to
