@@ -49,6 +49,7 @@ static void usage(FILE *f, const char *argv0)
 		"                      0 = never)\n"
 		"      --seed N        seed handed to the guest for anything random (default %u)\n"
 		"  -q, --quiet         no informational VMM messages (errors are still shown)\n"
+		"      --inject SPEC   fault injection, repeatable (grammar below)\n"
 		"      --probe         only check that this host's KVM runs a tiny built-in\n"
 		"                      long-mode guest; exit 0 if it does, 3 if not\n"
 		"  -h, --help          show this help and exit\n"
@@ -73,6 +74,8 @@ static void usage(FILE *f, const char *argv0)
 		argv0, COWVMM_CMDLINE_MAX - 1, PKGLIBDIR,
 		(unsigned long long)(COWVMM_RAM_MIN >> 20), (unsigned long long)(COWVMM_RAM_MAX >> 30),
 		DEFAULT_TIMEOUT, DEFAULT_SEED, argv0, argv0, argv0, argv0);
+	fputc('\n', f);
+	inject_usage(f);
 }
 
 static int usage_error(const char *argv0, const char *fmt, const char *arg)
@@ -139,6 +142,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "probe", no_argument, NULL, 'P' },
+		{ "inject", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -171,6 +175,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'P':
 			o->probe = true;
 			break;
+		case 'I': {
+			char why[256];
+			if (inject_parse(&inject_run, optarg, why, sizeof why))
+				return usage_error(argv[0], "%s", why);
+			break;
+		}
 		case 'h':
 			usage(stdout, argv[0]);
 			exit(VMM_EXIT_OK);
@@ -231,9 +241,13 @@ int main(int argc, char **argv)
 		goto out;
 	boot_setup_cpu(&vm, vm.kernel.entry);
 	boot_write_info(&vm, o.seed, 0, o.cmdline);
+	st = inject_install(&vm, o.seed);
+	if (st)
+		goto out;
 	watchdog_start(&vm, o.timeout);
 	st = vm_run(&vm);
 	watchdog_stop();
+	inject_report(&vm);
 out:
 	fflush(stdout);
 	kvm_teardown(&vm);

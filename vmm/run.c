@@ -104,6 +104,7 @@ static const exit_handler exit_table[] = {
 	[KVM_EXIT_FAIL_ENTRY] = on_fail_entry,
 	[KVM_EXIT_INTERNAL_ERROR] = on_internal_error,
 	[KVM_EXIT_MMIO] = on_mmio,
+	[KVM_EXIT_DEBUG] = inject_on_debug, /* an armed user-mode #PF (inject_apply.c) */
 };
 
 static int on_timeout(struct vm *vm)
@@ -130,6 +131,7 @@ int vm_run(struct vm *vm)
 			dump_vcpu(vm);
 			return VMM_EXIT_CRASH;
 		}
+		inject_on_exit(vm);
 		uint32_t reason = vm->run->exit_reason;
 		exit_handler h = on_unknown;
 		if (reason < sizeof exit_table / sizeof exit_table[0] && exit_table[reason])

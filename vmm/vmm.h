@@ -284,4 +284,34 @@ const char *ptw_error_name(enum ptw_error e);
 /* "urw-" style flags: u/s, r, w/-, x/- plus 'c' for COW. buf >= 8 bytes. */
 const char *ptw_flags_str(uint32_t eff, bool cow, char *buf);
 
+/* ===========================================================================
+ * inject.c / inject_apply.c — fault injection driven by the VMM (grammar and
+ * plan types in inject.h).  A run has one plan, `inject_run`.
+ *   - alloc rules go into a struct cowvmm_inject_plan page at a GPA below the
+ *     kernel (boot_info.inject_gpa); the guest's should_fail() obeys it and
+ *     fills the OUT counters, printed at the end by inject_report();
+ *   - exc:/pte: actions fire at the N-th HC_INJECT point of a checkpoint kind
+ *     (hc_inject) or after the N-th VM exit (inject_on_exit).  A PTE edit sets
+ *     `applied` so the guest flushes its TLB before going on.  A #PF is
+ *     delivered at CPL 3 when the process returns to user mode (a hardware
+ *     breakpoint on the user return RIP, KVM_EXIT_DEBUG -> inject_on_debug);
+ *     an NMI is delivered at once.
+ * ========================================================================= */
+#include "inject.h"
+extern struct inject_cfg inject_run;
+
+/* Write the plan page (when some --inject was given) and point the boot info
+ * at it; call after boot_write_info().  Returns 0 or an enum vmm_exit. */
+int inject_install(struct vm *vm, uint64_t seed);
+
+/* Count one VM exit; fires exits=N actions.  Call after every KVM_RUN. */
+void inject_on_exit(struct vm *vm);
+
+/* KVM_EXIT_DEBUG handler: the armed user-mode #PF. */
+int inject_on_debug(struct vm *vm);
+
+/* Print "vmm: inject: ..." lines: per-site calls/injected, each action's
+ * outcome, and the guest's counters.  No-op without --inject. */
+void inject_report(struct vm *vm);
+
 #endif /* COWVMM_VMM_H */
