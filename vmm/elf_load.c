@@ -119,6 +119,9 @@ static int check_phdrs(Elf *e, size_t fsize, uint64_t ram, uint64_t entry, GElf_
 		return bad(err, errsz, "bad program header table: %s", elf_errmsg(-1));
 	if (phnum == 0 || phnum > PHNUM_MAX)
 		return bad(err, errsz, "%zu program headers (want 1..%d)", phnum, PHNUM_MAX);
+	GElf_Ehdr eh;
+	if (!gelf_getehdr(e, &eh) || phnum != eh.e_phnum)
+		return bad(err, errsz, "program header count %zu disagrees with e_phnum", phnum);
 	int n = 0;
 	bool entry_ok = false;
 	for (size_t i = 0; i < phnum; i++) {
@@ -165,6 +168,13 @@ static int check_all(struct img *im, uint64_t ram, GElf_Ehdr *eh, GElf_Phdr *loa
 		return bad(err, errsz, "not an executable (e_type %u, want ET_EXEC)", eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
 		return bad(err, errsz, "e_phentsize %u, want %zu", eh->e_phentsize, sizeof(Elf64_Phdr));
+	/* libelf quietly clamps a table that runs off the file; refuse it instead. */
+	if (eh->e_phnum == 0 || eh->e_phnum > PHNUM_MAX)
+		return bad(err, errsz, "%u program headers (want 1..%d)", eh->e_phnum, PHNUM_MAX);
+	if (eh->e_phoff > im->size ||
+	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > im->size - eh->e_phoff)
+		return bad(err, errsz, "program header table [0x%llx, %u entries) outside the %zu-byte file",
+			   (unsigned long long)eh->e_phoff, eh->e_phnum, im->size);
 	return check_phdrs(im->e, im->size, ram, eh->e_entry, loads, err, errsz);
 }
 

@@ -7,3 +7,18 @@ EXTRA_DIST += tests/unit/fakeguest.h
 tests_unit_test_ptwalk_SOURCES = tests/unit/test-ptwalk.c vmm/ptwalk.c vmm/guest_mem.c
 tests_unit_test_ptwalk_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
 tests_unit_test_ptwalk_LDFLAGS = $(SAN_CFLAGS)
+
+# Foundation: ELF validation and loading, guest RAM bounds, descriptor checks.
+EXTRA_DIST += tests/unit/tap.h
+check_PROGRAMS += tests/unit/test-elf tests/unit/test-gmem tests/unit/test-describe
+TESTS += tests/unit/test-elf tests/unit/test-gmem tests/unit/test-describe
+tests_unit_test_elf_SOURCES = tests/unit/test-elf.c vmm/elf_load.c vmm/guest_mem.c
+tests_unit_test_elf_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS)
+tests_unit_test_elf_LDFLAGS = $(SAN_CFLAGS)
+tests_unit_test_elf_LDADD = $(LIBELF_LIBS)
+tests_unit_test_gmem_SOURCES = tests/unit/test-gmem.c vmm/guest_mem.c
+tests_unit_test_gmem_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
+tests_unit_test_gmem_LDFLAGS = $(SAN_CFLAGS)
+tests_unit_test_describe_SOURCES = tests/unit/test-describe.c vmm/describe.c
+tests_unit_test_describe_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
+tests_unit_test_describe_LDFLAGS = $(SAN_CFLAGS)
