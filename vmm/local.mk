@@ -7,5 +7,8 @@ vmm_vmm_SOURCES = vmm/main.c vmm/vmm.h $(VMM_PURE_SOURCES) \
 vmm_vmm_CPPFLAGS = $(AM_CPPFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
 vmm_vmm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS)
 vmm_vmm_LDADD = $(LIBELF_LIBS)
+# Timing runs (--bench): collection, report, plots.
+vmm_vmm_SOURCES += vmm/bench.c vmm/bench.h vmm/bench_report.c vmm/bench_svg.c
+vmm_vmm_LDADD += -lm
 # Fault injection (--inject): plan page, exceptions and PTE corruption.
 vmm_vmm_SOURCES += vmm/inject.c vmm/inject.h vmm/inject_apply.c

@@ -29,6 +29,7 @@ struct opts {
 	bool quiet;
 	bool probe;
 	char cmdline[COWVMM_CMDLINE_MAX];
+	struct bench_opts bench; /* --bench* (vmm/bench.c) */
 };
 
 static void usage(FILE *f, const char *argv0)
@@ -50,6 +51,13 @@ static void usage(FILE *f, const char *argv0)
 		"      --seed N        seed handed to the guest for anything random (default %u)\n"
 		"  -q, --quiet         no informational VMM messages (errors are still shown)\n"
 		"      --inject SPEC   fault injection, repeatable (grammar below)\n"
+		"      --bench         timing run (no audits, no dirty logging): run PROGRAM, by\n"
+		"                      default cowbench, then print the statistics of the\n"
+		"                      samples it sent with HC_BENCH and the VM exits counted\n"
+		"                      inside each timed loop\n"
+		"      --bench-json FILE  also write the bench report as JSON (implies --bench)\n"
+		"      --bench-svg DIR    also draw SVG plots into DIR (implies --bench)\n"
+		"      --bench-peer FILE  put tools/linux-peer figures side by side (implies --bench)\n"
 		"      --probe         only check that this host's KVM runs a tiny built-in\n"
 		"                      long-mode guest; exit 0 if it does, 3 if not\n"
 		"  -h, --help          show this help and exit\n"
@@ -143,6 +151,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "probe", no_argument, NULL, 'P' },
 		{ "inject", required_argument, NULL, 'I' },
+		{ "bench", no_argument, NULL, 'B' },
+		{ "bench-json", required_argument, NULL, 'J' },
+		{ "bench-svg", required_argument, NULL, 'G' },
+		{ "bench-peer", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -181,6 +193,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return usage_error(argv[0], "%s", why);
 			break;
 		}
+		case 'B': case 'J': case 'G': case 'L':
+			o->bench.enabled = true;
+			if (c == 'J')
+				o->bench.json_path = optarg;
+			else if (c == 'G')
+				o->bench.svg_dir = optarg;
+			else if (c == 'L')
+				o->bench.peer_path = optarg;
+			break;
 		case 'h':
 			usage(stdout, argv[0]);
 			exit(VMM_EXIT_OK);
@@ -205,6 +226,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		len += al;
 		o->cmdline[len] = 0;
 	}
+	if (o->bench.enabled && !len)
+		strcpy(o->cmdline, "cowbench");
 	return 0;
 }
 
@@ -240,7 +263,9 @@ int main(int argc, char **argv)
 	if (st)
 		goto out;
 	boot_setup_cpu(&vm, vm.kernel.entry);
-	boot_write_info(&vm, o.seed, 0, o.cmdline);
+	bench_setup(&vm, &o.bench);
+	/* A timing run: no checkpoints in timed loops (and no dirty logging). */
+	boot_write_info(&vm, o.seed, o.bench.enabled ? COWVMM_BOOT_F_BENCH : 0, o.cmdline);
 	st = inject_install(&vm, o.seed);
 	if (st)
 		goto out;
@@ -248,6 +273,12 @@ int main(int argc, char **argv)
 	st = vm_run(&vm);
 	watchdog_stop();
 	inject_report(&vm);
+	if (o.bench.enabled) {
+		fflush(stdout);
+		int bst = bench_finish(&vm, stdout);
+		if (!st)
+			st = bst;
+	}
 out:
 	fflush(stdout);
 	kvm_teardown(&vm);

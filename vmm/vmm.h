@@ -314,4 +314,35 @@ int inject_on_debug(struct vm *vm);
  * outcome, and the guest's counters.  No-op without --inject. */
 void inject_report(struct vm *vm);
 
+/* ===========================================================================
+ * bench.c, bench_report.c, bench_svg.c — timing runs (HC_BENCH, `--bench`).
+ * The guest brackets each timed loop with HC_BENCH phase 0 / phase 1 and hands
+ * all its TSC samples over once at the end (phase 2).  At phase 0 and 1 the VMM
+ * reads the vCPU's binary statistics (KVM_GET_STATS_FD, counters found by name)
+ * and the guest's counters, so each loop shows how many VM exits happened
+ * inside it (its closing phase-1 exit accounted for) and what the kernel did.
+ * At the end: min/p50/p90/p99/max/mean per (event, arg) in ticks and ns
+ * (KVM_GET_TSC_KHZ), a table, JSON, SVG plots, and the side-by-side comparison
+ * with another system's figures (tools/linux-peer).  hc_bench() (declared
+ * above) is defined in bench.c; samples are collected even without --bench.
+ * ========================================================================= */
+#include <stdio.h> /* FILE, for bench_finish() */
+
+struct bench_opts {
+	bool enabled;          /* --bench: report at the end of the run */
+	const char *json_path; /* --bench-json FILE, or NULL */
+	const char *svg_dir;   /* --bench-svg DIR (created), or NULL */
+	const char *peer_path; /* --bench-peer FILE: linux-peer output to compare with, or NULL */
+};
+
+/* After kvm_setup(), before vm_run(): keep the options, read the TSC rate, open
+ * the vCPU's statistics.  When they cannot be opened and --bench is on, says
+ * so on stderr (the report then says exits were NOT MEASURED). */
+void bench_setup(struct vm *vm, const struct bench_opts *o);
+
+/* After vm_run(): with --bench, print the report to `out` and write JSON and
+ * SVG.  Returns 0; VMM_EXIT_GUEST_FAIL if no samples arrived; VMM_EXIT_USAGE if
+ * an output file could not be written or the peer file read. */
+int bench_finish(struct vm *vm, FILE *out);
+
 #endif /* COWVMM_VMM_H */

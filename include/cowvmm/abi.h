@@ -250,6 +250,7 @@ enum cowvmm_bench_event {
 	COWVMM_EV_FORK = 5,        /* fork latency, parent view; arg = mapped pages */
 	COWVMM_EV_FORK_ROUNDTRIP = 6, /* fork + child exit + wait */
 	COWVMM_EV_PLAIN_WRITE = 7, /* write without fault (baseline) */
+	COWVMM_EV_COPY_PAGE = 8,   /* 4 KiB rep movsq copy in the guest: the floor of a COW copy */
 	COWVMM_EV_COUNT
 };
 
@@ -265,6 +266,8 @@ struct cowvmm_hc_bench {
 	uint32_t phase;       /* OUT: 0 = begin timed loop, 1 = end timed loop, 2 = samples ready */
 	uint32_t reserved;
 };
+/* Phases 0 and 1 label the loop in `count`: event | (uint64_t)arg << 32
+ * (samples_gpa unused); phase 2 may be sent more than once (batches append). */
 
 /* ---------------------------------------------------------------------------
  * Fault injection plan (IN): written by the VMM into guest RAM before boot;

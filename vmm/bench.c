@@ -1,0 +1,246 @@
+/* vmm/bench.c — HC_BENCH: timed-loop bracketing with KVM exit counting, and collection of guest samples. */
+/*
+ * Protocol (abi.h, struct cowvmm_hc_bench):
+ *   phase 0  a timed loop begins;  count = event | (uint64)arg << 32 labels it
+ *   phase 1  the loop ends (same label)
+ *   phase 2  samples_gpa/count: struct cowvmm_sample[count], copied out at once
+ *            (may be sent more than once; the batches are appended)
+ * At phase 0 and phase 1 the VMM reads the vCPU's binary statistics and the
+ * guest's counters.  The phase-0 exit is already counted when we read (KVM
+ * bumps "exits" before handing the exit to user space) and the phase-1 exit
+ * is counted in the second read, so a loop with nothing inside shows exactly
+ * one exit, one of them an I/O exit: exits_inside = Δexits - 1.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "bench.h"
+
+/* Sanity bound on what one guest may make us copy (64 MiB of samples). */
+#define BENCH_MAX_SAMPLES (1u << 22)
+#define BENCH_MAX_LOOPS (1u << 16)
+
+struct bench_state bench_st = { .stats_fd = -1 };
+
+static const char *const ks_names[KS_COUNT] = {
+	[KS_EXITS] = "exits", [KS_IO] = "io_exits", [KS_MMIO] = "mmio_exits",
+	[KS_HALT] = "halt_exits", [KS_IRQ] = "irq_exits", [KS_SIGNAL] = "signal_exits",
+	[KS_IRQ_WINDOW] = "irq_window_exits", [KS_REQUEST_IRQ] = "request_irq_exits",
+	[KS_NMI_WINDOW] = "nmi_window_exits", [KS_PF_GUEST] = "pf_guest",
+};
+
+static const char *const ev_names[] = {
+	[COWVMM_EV_COW_FAULT] = "cow_fault", [COWVMM_EV_COW_WRITE] = "cow_write",
+	[COWVMM_EV_REUSE_FAULT] = "reuse_fault", [COWVMM_EV_REUSE_WRITE] = "reuse_write",
+	[COWVMM_EV_ZERO_FAULT] = "zero_fault", [COWVMM_EV_FORK] = "fork",
+	[COWVMM_EV_FORK_ROUNDTRIP] = "fork_roundtrip", [COWVMM_EV_PLAIN_WRITE] = "plain_write",
+	[COWVMM_EV_COPY_PAGE] = "copy_page",
+};
+_Static_assert(sizeof ev_names / sizeof ev_names[0] == COWVMM_EV_COUNT, "name every event");
+
+const char *bench_event_name(uint32_t ev)
+{
+	return ev < COWVMM_EV_COUNT ? ev_names[ev] : "?";
+}
+
+uint32_t bench_event_by_name(const char *s)
+{
+	for (uint32_t i = 0; i < COWVMM_EV_COUNT; i++)
+		if (!strcmp(s, ev_names[i]))
+			return i;
+	return COWVMM_EV_COUNT;
+}
+
+double bench_ns(uint64_t ticks)
+{
+	return bench_st.tsc_khz ? (double)ticks * 1e6 / (double)bench_st.tsc_khz : -1.0;
+}
+
+/* Find each followed statistic among the fd's descriptors, by name.  Only
+ * plain cumulative u64 counters are used. */
+static int stats_open(struct vm *vm)
+{
+	struct bench_state *b = &bench_st;
+	int fd = kvm_try(vm->vcpu_fd, KVM_GET_STATS_FD, NULL);
+	if (fd < 0) {
+		snprintf(b->stats_why, sizeof b->stats_why,
+			 "KVM_GET_STATS_FD unsupported by this host's KVM (%s)", strerror(-fd));
+		return -1;
+	}
+	struct kvm_stats_header h;
+	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.num_desc == 0 ||
+	    h.num_desc > 4096 || h.name_size == 0 || h.name_size > 4096) {
+		snprintf(b->stats_why, sizeof b->stats_why, "KVM stats header unreadable");
+		close(fd);
+		return -1;
+	}
+	size_t dsz = sizeof(struct kvm_stats_desc) + h.name_size;
+	char *d = malloc(dsz * h.num_desc);
+	if (!d || pread(fd, d, dsz * h.num_desc, h.desc_offset) != (ssize_t)(dsz * h.num_desc)) {
+		snprintf(b->stats_why, sizeof b->stats_why, "KVM stats descriptors unreadable");
+		free(d);
+		close(fd);
+		return -1;
+	}
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		const struct kvm_stats_desc *x = (const void *)(d + i * dsz);
+		char name[256];
+		snprintf(name, sizeof name, "%.*s", (int)(h.name_size < 255 ? h.name_size : 255), x->name);
+		if ((x->flags & KVM_STATS_TYPE_MASK) != KVM_STATS_TYPE_CUMULATIVE || x->size != 1)
+			continue;
+		for (int k = 0; k < KS_COUNT; k++)
+			if (!strcmp(name, ks_names[k])) {
+				b->ks[k].have = true;
+				b->ks[k].offset = h.data_offset + x->offset;
+			}
+	}
+	free(d);
+	if (!b->ks[KS_EXITS].have) {
+		snprintf(b->stats_why, sizeof b->stats_why, "KVM statistics have no \"exits\" counter");
+		close(fd);
+		return -1;
+	}
+	b->stats_fd = fd;
+	return 0;
+}
+
+void bench_setup(struct vm *vm, const struct bench_opts *o)
+{
+	struct bench_state *b = &bench_st;
+	b->o = *o;
+	for (int k = 0; k < KS_COUNT; k++)
+		b->ks[k].name = ks_names[k];
+	int khz = vm->cap.tsc_khz ? kvm_try(vm->vcpu_fd, KVM_GET_TSC_KHZ, NULL) : -ENOTSUP;
+	b->tsc_khz = khz > 0 ? (uint64_t)khz : 0;
+	if (stats_open(vm) != 0 && o->enabled)
+		fprintf(stderr, "vmm: bench: %s: exits inside timed loops cannot be counted\n",
+			b->stats_why);
+}
+
+/* Read every followed statistic (0 for those absent). */
+static int stats_read(uint64_t v[KS_COUNT])
+{
+	struct bench_state *b = &bench_st;
+	for (int k = 0; k < KS_COUNT; k++) {
+		v[k] = 0;
+		if (b->stats_fd >= 0 && b->ks[k].have &&
+		    pread(b->stats_fd, &v[k], sizeof v[k], (off_t)b->ks[k].offset) != sizeof v[k])
+			return -1;
+	}
+	return 0;
+}
+
+/* The guest's counters (struct cowvmm_guest_stats), once HC_DESCRIBE said where. */
+static bool guest_stats(struct vm *vm, struct cowvmm_guest_stats *g)
+{
+	if (!vm->have_desc)
+		return false;
+	const void *p = gmem_ptr(&vm->mem, vm->desc.stats_gpa, sizeof *g);
+	if (!p)
+		return false;
+	memcpy(g, p, sizeof *g);
+	return true;
+}
+
+static int loop_begin(struct vm *vm, uint32_t ev, uint32_t arg)
+{
+	struct bench_state *b = &bench_st;
+	if (b->open)
+		return vm_guest_error(vm, "HC_BENCH phase 0 while loop %s/%u is still open",
+				      bench_event_name(b->open_event), b->open_arg);
+	if (ev >= COWVMM_EV_COUNT)
+		return vm_guest_error(vm, "HC_BENCH phase 0 names event %u (only %u exist)", ev,
+				      (unsigned)COWVMM_EV_COUNT);
+	b->open = true;
+	b->open_event = ev;
+	b->open_arg = arg;
+	b->have_g0 = guest_stats(vm, &b->g0);
+	if (stats_read(b->k0) != 0)
+		return vm_guest_error(vm, "reading KVM statistics failed: %s", strerror(errno));
+	return VMM_CONTINUE;
+}
+
+static int loop_end(struct vm *vm, uint32_t ev, uint32_t arg)
+{
+	struct bench_state *b = &bench_st;
+	uint64_t k1[KS_COUNT];
+	/* Read the KVM counters first: nothing of ours should count inside. */
+	if (stats_read(k1) != 0)
+		return vm_guest_error(vm, "reading KVM statistics failed: %s", strerror(errno));
+	if (!b->open)
+		return vm_guest_error(vm, "HC_BENCH phase 1 without phase 0");
+	b->open = false;
+	if (b->nloops == BENCH_MAX_LOOPS)
+		return vm_guest_error(vm, "more than %u timed loops", BENCH_MAX_LOOPS);
+	if (b->nloops == b->caploops) {
+		size_t cap = b->caploops ? 2 * b->caploops : 64;
+		void *p = realloc(b->loops, cap * sizeof *b->loops);
+		if (!p)
+			return vm_guest_error(vm, "out of host memory for loop records");
+		b->loops = p;
+		b->caploops = cap;
+	}
+	struct bench_loop *l = &b->loops[b->nloops++];
+	memset(l, 0, sizeof *l);
+	l->event = b->open_event;
+	l->arg = b->open_arg;
+	l->label_mismatch = ev != b->open_event || arg != b->open_arg;
+	for (int k = 0; k < KS_COUNT; k++)
+		l->kd[k] = (int64_t)(k1[k] - b->k0[k]);
+	struct cowvmm_guest_stats g1;
+	l->have_g = b->have_g0 && guest_stats(vm, &g1);
+	if (l->have_g) {
+		const uint64_t *a = (const uint64_t *)&b->g0, *c = (const uint64_t *)&g1;
+		uint64_t *d = (uint64_t *)&l->gd;
+		for (size_t i = 0; i < sizeof g1 / sizeof(uint64_t); i++)
+			d[i] = c[i] - a[i];
+	}
+	return VMM_CONTINUE;
+}
+
+/* Copy a batch of samples out of guest RAM now: the guest may reuse the buffer. */
+static int take_samples(struct vm *vm, uint64_t gpa, uint64_t count)
+{
+	struct bench_state *b = &bench_st;
+	if (count > BENCH_MAX_SAMPLES || b->nsamples + count > BENCH_MAX_SAMPLES)
+		return vm_guest_error(vm, "HC_BENCH: %llu samples exceed the limit of %u",
+				      (unsigned long long)(b->nsamples + count), BENCH_MAX_SAMPLES);
+	const struct cowvmm_sample *src = gmem_ptr(&vm->mem, gpa, count * sizeof *src);
+	if (!src)
+		return vm_guest_error(vm, "HC_BENCH: samples [%#llx, +%llu x %zu) outside guest RAM",
+				      (unsigned long long)gpa, (unsigned long long)count, sizeof *src);
+	if (b->nsamples + count > b->capsamples) {
+		size_t cap = b->nsamples + count;
+		void *p = realloc(b->samples, cap * sizeof *b->samples);
+		if (!p && cap)
+			return vm_guest_error(vm, "out of host memory for %zu samples", cap);
+		b->samples = p;
+		b->capsamples = cap;
+	}
+	for (uint64_t i = 0; i < count; i++) {
+		struct cowvmm_sample s = src[i];
+		if (s.event >= COWVMM_EV_COUNT)
+			return vm_guest_error(vm, "HC_BENCH: sample %llu has event %u",
+					      (unsigned long long)i, s.event);
+		b->samples[b->nsamples++] = s;
+	}
+	b->submits++;
+	return VMM_CONTINUE;
+}
+
+int hc_bench(struct vm *vm, struct cowvmm_hc_bench *arg)
+{
+	struct cowvmm_hc_bench a = *arg; /* one read of the hostile fields */
+	uint32_t ev = (uint32_t)a.count, n = (uint32_t)(a.count >> 32);
+	switch (a.phase) {
+	case 0: return loop_begin(vm, ev, n);
+	case 1: return loop_end(vm, ev, n);
+	case 2: return take_samples(vm, a.samples_gpa, a.count);
+	default: return vm_guest_error(vm, "HC_BENCH phase %u", a.phase);
+	}
+}

@@ -1,0 +1,364 @@
+/* vmm/bench_report.c — bench statistics per event, the printed tables, JSON, and the comparison with a peer. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+/* Targets of issue 6, p50 in ticks. */
+#define TARGET_COW_WRITE 1000u
+#define TARGET_REUSE_WRITE 250u
+#define TARGET_FORK_PER_PAGE 20.0
+#define TARGET_FORK_FIXED 10000.0
+
+static int cmp_sample(const void *x, const void *y)
+{
+	const struct cowvmm_sample *a = x, *b = y;
+	if (a->event != b->event)
+		return a->event < b->event ? -1 : 1;
+	if (a->arg != b->arg)
+		return a->arg < b->arg ? -1 : 1;
+	return a->ticks < b->ticks ? -1 : a->ticks > b->ticks;
+}
+
+/* Nearest rank, as tools/linux-peer: the smallest sample with p% at or below it. */
+static uint64_t pct(const uint64_t *s, uint64_t n, unsigned p)
+{
+	uint64_t rank = (p * n + 99) / 100;
+	return s[rank ? rank - 1 : 0];
+}
+
+/* Sort all samples and cut them into (event, arg) groups. */
+static int make_groups(void)
+{
+	struct bench_state *b = &bench_st;
+	qsort(b->samples, b->nsamples, sizeof *b->samples, cmp_sample);
+	b->sorted = malloc((b->nsamples + 1) * sizeof *b->sorted);
+	b->groups = malloc((b->nsamples + 1) * sizeof *b->groups);
+	if (!b->sorted || !b->groups)
+		return -1;
+	for (size_t i = 0; i < b->nsamples; i++)
+		b->sorted[i] = b->samples[i].ticks;
+	for (size_t i = 0, j; i < b->nsamples; i = j) {
+		const struct cowvmm_sample *s = &b->samples[i];
+		long double sum = 0;
+		for (j = i; j < b->nsamples && b->samples[j].event == s->event &&
+			    b->samples[j].arg == s->arg; j++)
+			sum += b->samples[j].ticks;
+		struct bench_group *g = &b->groups[b->ngroups++];
+		g->event = s->event;
+		g->arg = s->arg;
+		g->ticks = &b->sorted[i];
+		g->count = j - i;
+		g->min = g->ticks[0];
+		g->max = g->ticks[g->count - 1];
+		g->p50 = pct(g->ticks, g->count, 50);
+		g->p90 = pct(g->ticks, g->count, 90);
+		g->p99 = pct(g->ticks, g->count, 99);
+		g->mean = (double)(sum / g->count);
+	}
+	return 0;
+}
+
+const struct bench_group *bench_group_find(uint32_t event, uint32_t arg)
+{
+	for (size_t i = 0; i < bench_st.ngroups; i++)
+		if (bench_st.groups[i].event == event && bench_st.groups[i].arg == arg)
+			return &bench_st.groups[i];
+	return NULL;
+}
+
+const struct bench_peer *bench_peer_find(const char *event, uint32_t n)
+{
+	for (size_t i = 0; i < bench_st.npeer; i++)
+		if (!strcmp(bench_st.peer[i].event, event) && bench_st.peer[i].n == n)
+			return &bench_st.peer[i];
+	return NULL;
+}
+
+/* Lines "peer event=E n=N count=C min=.. p50=.. p90=.. p99=.. max=.. mean=.."
+ * (tools/linux-peer); anything else in the file is ignored. */
+static int load_peer(const char *path)
+{
+	struct bench_state *b = &bench_st;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "vmm: bench: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char line[512];
+	while (fgets(line, sizeof line, f)) {
+		struct bench_peer p;
+		unsigned n;
+		if (sscanf(line, "peer event=%31s n=%u count=%" SCNu64 " min=%" SCNu64 " p50=%" SCNu64
+			   " p90=%" SCNu64 " p99=%" SCNu64 " max=%" SCNu64 " mean=%" SCNu64,
+			   p.event, &n, &p.count, &p.min, &p.p50, &p.p90, &p.p99, &p.max, &p.mean) != 9)
+			continue;
+		p.n = n;
+		void *q = realloc(b->peer, (b->npeer + 1) * sizeof *b->peer);
+		if (!q)
+			break;
+		b->peer = q;
+		b->peer[b->npeer++] = p;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* "12,345" into buf. */
+static const char *commas(uint64_t v, char *buf)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v), o = 0;
+	for (int i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+static void print_events(FILE *out)
+{
+	struct bench_state *b = &bench_st;
+	char c[7][32];
+	fprintf(out, "\n%-15s %6s %7s %10s %10s %10s %10s %11s %11s %10s\n", "event", "n", "count",
+		"min", "p50", "p90", "p99", "max", "mean", "p50 ns");
+	for (size_t i = 0; i < b->ngroups; i++) {
+		const struct bench_group *g = &b->groups[i];
+		double ns = bench_ns(g->p50);
+		char nsb[32] = "-";
+		if (ns >= 0)
+			snprintf(nsb, sizeof nsb, "%.0f", ns);
+		fprintf(out, "%-15s %6u %7s %10s %10s %10s %10s %11s %11s %10s\n",
+			bench_event_name(g->event), g->arg, commas(g->count, c[0]), commas(g->min, c[1]),
+			commas(g->p50, c[2]), commas(g->p90, c[3]), commas(g->p99, c[4]),
+			commas(g->max, c[5]), commas((uint64_t)(g->mean + 0.5), c[6]), nsb);
+	}
+}
+
+/* Exits inside a loop: all exits but the closing HC_BENCH. */
+static int64_t inside(const struct bench_loop *l)
+{
+	return l->kd[KS_EXITS] - 1;
+}
+
+static void print_loops(FILE *out)
+{
+	struct bench_state *b = &bench_st;
+	fprintf(out, "\ntimed loops: %zu (phase 0 -> phase 1)\n", b->nloops);
+	if (b->stats_fd < 0) {
+		fprintf(out, "  VM exits inside loops: NOT MEASURED (%s)\n", b->stats_why);
+	} else {
+		int64_t tot = 0, guest = 0, host = 0, bad = 0;
+		for (size_t i = 0; i < b->nloops; i++) {
+			const struct bench_loop *l = &b->loops[i];
+			tot += inside(l);
+			guest += l->kd[KS_IO] - 1 + l->kd[KS_MMIO] + l->kd[KS_HALT] + l->kd[KS_PF_GUEST];
+			host += l->kd[KS_IRQ] + l->kd[KS_SIGNAL] + l->kd[KS_REQUEST_IRQ];
+			bad += l->kd[KS_EXITS] < 1 || l->kd[KS_IO] < 1;
+		}
+		fprintf(out, "  KVM stats: each loop's exits = closing HC_BENCH (1 I/O exit) + exits inside\n");
+		fprintf(out, "  VM exits inside loops: %" PRId64 " in all; caused by the guest (I/O, MMIO, "
+			"HLT, #PF intercepts): %" PRId64 "; host interrupts/signals: %" PRId64 "%s\n",
+			tot, guest, host, bad ? "; INCONSISTENT (a loop saw no closing exit)" : "");
+	}
+	fprintf(out, "%5s %-15s %6s %7s %6s %6s %7s %7s %7s %7s %7s\n", "loop", "event", "n", "inside",
+		"io", "irq", "pf_gst", "forks", "copies", "reuses", "zfills");
+	for (size_t i = 0; i < b->nloops; i++) {
+		const struct bench_loop *l = &b->loops[i];
+		char in[24] = "-", io[24] = "-", irq[24] = "-", pf[24] = "-";
+		if (b->stats_fd >= 0) {
+			snprintf(in, sizeof in, "%" PRId64, inside(l));
+			snprintf(io, sizeof io, "%" PRId64, l->kd[KS_IO] - 1);
+			snprintf(irq, sizeof irq, "%" PRId64, l->kd[KS_IRQ]);
+			if (b->ks[KS_PF_GUEST].have)
+				snprintf(pf, sizeof pf, "%" PRId64, l->kd[KS_PF_GUEST]);
+		}
+		fprintf(out, "%5zu %-15s %6u %7s %6s %6s %7s", i, bench_event_name(l->event), l->arg,
+			in, io, irq, pf);
+		if (l->have_g)
+			fprintf(out, " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64, l->gd.forks,
+				l->gd.cow_copies, l->gd.cow_reuses, l->gd.zero_fills);
+		else
+			fprintf(out, " %7s %7s %7s %7s", "-", "-", "-", "-");
+		fprintf(out, "%s\n", l->label_mismatch ? "  (phase 1 label differs)" : "");
+	}
+}
+
+/* Which of our events compares with which peer event. */
+static const struct { uint32_t ev; const char *peer; } pairs[] = {
+	{ COWVMM_EV_COW_WRITE, "cow_write" },
+	{ COWVMM_EV_REUSE_WRITE, "reuse_write" },
+	{ COWVMM_EV_PLAIN_WRITE, "plain_write" },
+	{ COWVMM_EV_FORK, "fork" },
+	{ COWVMM_EV_FORK_ROUNDTRIP, "fork_roundtrip" },
+};
+
+static void print_peer(FILE *out)
+{
+	struct bench_state *b = &bench_st;
+	char c[4][32];
+	fprintf(out, "\nside by side (ticks; ratio = cowvmm / peer, below 1 means cowvmm is faster)\n");
+	fprintf(out, "%-15s %6s %11s %11s %7s %11s %11s %7s\n", "event", "n", "cowvmm p50",
+		"peer p50", "ratio", "cowvmm p99", "peer p99", "ratio");
+	for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++)
+		for (size_t i = 0; i < b->npeer; i++) {
+			const struct bench_peer *p = &b->peer[i];
+			if (strcmp(p->event, pairs[k].peer))
+				continue;
+			const struct bench_group *g = bench_group_find(pairs[k].ev, p->n);
+			if (!g) /* plain writes are timed once, not per size */
+				g = bench_group_find(pairs[k].ev, 0);
+			if (!g)
+				continue;
+			fprintf(out, "%-15s %6u %11s %11s %7.3f %11s %11s %7.3f\n", p->event, p->n,
+				commas(g->p50, c[0]), commas(p->p50, c[1]),
+				p->p50 ? (double)g->p50 / p->p50 : 0.0, commas(g->p99, c[2]),
+				commas(p->p99, c[3]), p->p99 ? (double)g->p99 / p->p99 : 0.0);
+		}
+}
+
+/* Least-squares line through fork p50 against mapped pages. */
+static bool fork_fit(double *slope, double *fixed)
+{
+	double sx = 0, sy = 0, sxx = 0, sxy = 0;
+	int n = 0;
+	for (size_t i = 0; i < bench_st.ngroups; i++) {
+		const struct bench_group *g = &bench_st.groups[i];
+		if (g->event != COWVMM_EV_FORK)
+			continue;
+		double x = g->arg, y = (double)g->p50;
+		sx += x, sy += y, sxx += x * x, sxy += x * y, n++;
+	}
+	double den = n * sxx - sx * sx;
+	if (n < 2 || den == 0)
+		return false;
+	*slope = (n * sxy - sx * sy) / den;
+	*fixed = (sy - *slope * sx) / n;
+	return true;
+}
+
+/* The group of an event with the largest n (most samples; COW costs should not depend on n). */
+static const struct bench_group *best(uint32_t ev)
+{
+	const struct bench_group *r = NULL;
+	for (size_t i = 0; i < bench_st.ngroups; i++)
+		if (bench_st.groups[i].event == ev && (!r || bench_st.groups[i].arg > r->arg))
+			r = &bench_st.groups[i];
+	return r;
+}
+
+static void print_targets(FILE *out)
+{
+	const struct bench_group *cw = best(COWVMM_EV_COW_WRITE), *rw = best(COWVMM_EV_REUSE_WRITE);
+	double slope, fixed;
+	fprintf(out, "\ntargets (p50 ticks):\n");
+	if (cw)
+		fprintf(out, "  COW fault (user-visible write, n=%u) %" PRIu64 " <= %u: %s\n", cw->arg,
+			cw->p50, TARGET_COW_WRITE, cw->p50 <= TARGET_COW_WRITE ? "met" : "MISSED");
+	if (rw)
+		fprintf(out, "  reuse fault (user-visible write, n=%u) %" PRIu64 " <= %u: %s\n", rw->arg,
+			rw->p50, TARGET_REUSE_WRITE, rw->p50 <= TARGET_REUSE_WRITE ? "met" : "MISSED");
+	if (fork_fit(&slope, &fixed))
+		fprintf(out, "  fork: %.1f per page (<= %.0f: %s) + %.0f fixed (<= %.0f: %s)\n", slope,
+			TARGET_FORK_PER_PAGE, slope <= TARGET_FORK_PER_PAGE ? "met" : "MISSED", fixed,
+			TARGET_FORK_FIXED, fixed <= TARGET_FORK_FIXED ? "met" : "MISSED");
+}
+
+void bench_print_table(FILE *out)
+{
+	struct bench_state *b = &bench_st;
+	fprintf(out, "\n== cowvmm bench: %zu samples in %u batch(es); TSC %" PRIu64 " kHz%s ==\n",
+		b->nsamples, b->submits, b->tsc_khz, b->tsc_khz ? "" : " (unknown: no ns)");
+	print_events(out);
+	print_loops(out);
+	if (b->npeer)
+		print_peer(out);
+	print_targets(out);
+}
+
+/* JSON: one record per line, so line tools can pick it apart too. */
+int bench_write_json(const char *path)
+{
+	struct bench_state *b = &bench_st;
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "vmm: bench: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\n\"tsc_khz\": %" PRIu64 ",\n\"samples\": %zu,\n\"kvm_stats\": %s,\n", b->tsc_khz,
+		b->nsamples, b->stats_fd >= 0 ? "true" : "false");
+	fprintf(f, "\"events\": [\n");
+	for (size_t i = 0; i < b->ngroups; i++) {
+		const struct bench_group *g = &b->groups[i];
+		fprintf(f, "{\"event\": \"%s\", \"n\": %u, \"count\": %" PRIu64 ", \"min\": %" PRIu64
+			", \"p50\": %" PRIu64 ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
+			", \"mean\": %.1f, \"p50_ns\": %.1f}%s\n",
+			bench_event_name(g->event), g->arg, g->count, g->min, g->p50, g->p90, g->p99, g->max,
+			g->mean, bench_ns(g->p50), i + 1 < b->ngroups ? "," : "");
+	}
+	fprintf(f, "],\n\"loops\": [\n");
+	for (size_t i = 0; i < b->nloops; i++) {
+		const struct bench_loop *l = &b->loops[i];
+		fprintf(f, "{\"loop\": %zu, \"event\": \"%s\", \"n\": %u", i, bench_event_name(l->event),
+			l->arg);
+		if (b->stats_fd >= 0) {
+			fprintf(f, ", \"exits_inside\": %" PRId64, inside(l));
+			for (int k = 0; k < KS_COUNT; k++)
+				if (b->ks[k].have)
+					fprintf(f, ", \"%s\": %" PRId64, b->ks[k].name, l->kd[k]);
+		}
+		if (l->have_g)
+			fprintf(f, ", \"forks\": %" PRIu64 ", \"cow_copies\": %" PRIu64
+				", \"cow_reuses\": %" PRIu64 ", \"zero_fills\": %" PRIu64,
+				l->gd.forks, l->gd.cow_copies, l->gd.cow_reuses, l->gd.zero_fills);
+		fprintf(f, "}%s\n", i + 1 < b->nloops ? "," : "");
+	}
+	fprintf(f, "],\n\"peer\": [\n");
+	for (size_t i = 0; i < b->npeer; i++) {
+		const struct bench_peer *p = &b->peer[i];
+		fprintf(f, "{\"event\": \"%s\", \"n\": %u, \"count\": %" PRIu64 ", \"min\": %" PRIu64
+			", \"p50\": %" PRIu64 ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
+			", \"mean\": %" PRIu64 "}%s\n", p->event, p->n, p->count, p->min, p->p50, p->p90,
+			p->p99, p->max, p->mean, i + 1 < b->npeer ? "," : "");
+	}
+	fprintf(f, "]\n}\n");
+	if (fclose(f) != 0) {
+		fprintf(stderr, "vmm: bench: writing %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int bench_finish(struct vm *vm, FILE *out)
+{
+	struct bench_state *b = &bench_st;
+	(void)vm;
+	if (!b->o.enabled)
+		return 0;
+	int rc = 0;
+	if (b->open)
+		fprintf(out, "vmm: bench: the guest left a timed loop open (%s/%u)\n",
+			bench_event_name(b->open_event), b->open_arg);
+	if (b->o.peer_path && load_peer(b->o.peer_path) != 0)
+		rc = VMM_EXIT_USAGE;
+	if (make_groups() != 0) {
+		fprintf(stderr, "vmm: bench: out of memory\n");
+		return VMM_EXIT_GUEST_FAIL;
+	}
+	if (b->nsamples == 0) {
+		fprintf(out, "vmm: bench: no samples received (the guest never sent HC_BENCH phase 2)\n");
+		rc = VMM_EXIT_GUEST_FAIL;
+	} else {
+		bench_print_table(out);
+	}
+	if (b->o.json_path && bench_write_json(b->o.json_path) != 0)
+		rc = VMM_EXIT_USAGE;
+	if (b->o.svg_dir && b->nsamples && bench_write_svg(b->o.svg_dir) != 0)
+		rc = VMM_EXIT_USAGE;
+	fflush(out);
+	return rc;
+}
