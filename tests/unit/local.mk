@@ -22,3 +22,5 @@ tests_unit_test_gmem_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_describe_SOURCES = tests/unit/test-describe.c vmm/describe.c
 tests_unit_test_describe_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
 tests_unit_test_describe_LDFLAGS = $(SAN_CFLAGS)
+# libFuzzer harness for the ELF validator (built by hand, see its header).
+EXTRA_DIST += tests/fuzz/fuzz_elf.c
