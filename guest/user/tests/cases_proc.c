@@ -1,0 +1,194 @@
+/* cases_proc.c — catalogue 17 and the process semantics fork must copy: pipe EOF, signal table, reparenting, wait statuses. */
+#include "cowtest.h"
+
+/* Pipe EOF after fork: the reader sees EOF exactly when every write end in
+ * every process is closed (fork copies the fd references). */
+int t_pipe_eof(struct ctx *c)
+{
+	struct gate p, ga, gb;
+	if (!gate_open(c, &p) || !gate_open(c, &ga) || !gate_open(c, &gb))
+		return CASE_FAIL;
+	int a = xfork(c);
+	if (a == 0) {
+		c->who = "writer A";
+		close(p.r);
+		gate_wait(&ga);
+		expect_eq(c, (uint64_t)write(p.w, "A", 1), 1, "A's write");
+		close(p.w);
+		child_exit(c);
+	}
+	int b = xfork(c);
+	if (b == 0) {
+		c->who = "writer B";
+		close(p.r);
+		gate_wait(&gb);
+		expect_eq(c, (uint64_t)write(p.w, "B", 1), 1, "B's write (A already exited)");
+		child_exit(c); /* the write end closes with the process */
+	}
+	if (a < 0 || b < 0)
+		return CASE_FAIL;
+	close(p.w);
+	p.w = -1;
+	char ch = 0;
+	gate_post(&ga, 0);
+	expect_eq(c, (uint64_t)read(p.r, &ch, 1), 1, "read of A's byte");
+	expect_eq(c, (uint64_t)ch, 'A', "A's byte");
+	reap(c, a, ST_EXIT(0), "writer A");
+	/* B still holds a write end: no EOF yet, B's byte must come through. */
+	gate_post(&gb, 0);
+	ch = 0;
+	expect_eq(c, (uint64_t)read(p.r, &ch, 1), 1, "read after A closed (B still holds a write end: no EOF)");
+	expect_eq(c, (uint64_t)ch, 'B', "B's byte");
+	reap(c, b, ST_EXIT(0), "writer B");
+	expect_eq(c, (uint64_t)read(p.r, &ch, 1), 0, "read once every write end is closed (EOF)");
+
+	/* dup'ed write ends count too: EOF only after both are closed. */
+	struct gate q;
+	if (!gate_open(c, &q))
+		return CASE_FAIL;
+	int d = dup(q.w);
+	expect_true(c, d >= 0, "dup() returned %d", d);
+	int k = xfork(c);
+	if (k == 0) {
+		c->who = "dup holder";
+		close(q.r);
+		close(q.w);
+		gate_wait(&ga);
+		expect_eq(c, (uint64_t)write(d, "D", 1), 1, "write through the dup'ed end");
+		child_exit(c);
+	}
+	close(q.w);
+	close(d);
+	q.w = -1;
+	gate_post(&ga, 0);
+	expect_eq(c, (uint64_t)read(q.r, &ch, 1), 1, "read through the dup'ed end");
+	expect_eq(c, (uint64_t)ch, 'D', "byte through the dup'ed end");
+	reap(c, k, ST_EXIT(0), "dup holder");
+	expect_eq(c, (uint64_t)read(q.r, &ch, 1), 0, "EOF after the dup holder exited");
+	gate_close(&q);
+	gate_close(&p);
+	gate_close(&ga);
+	gate_close(&gb);
+	return case_result(c);
+}
+
+/* The signal-action table is copied by fork, and changes stay per process. */
+static void probe_handler(int sig)
+{
+	(void)sig;
+}
+
+int t_sigaction(struct ctx *c)
+{
+	const int sig = SIGPIPE;
+	uint64_t h = (uint64_t)(uintptr_t)&probe_handler, old = 0, cur = 0;
+	int rc = sigaction(sig, h, &old);
+	expect_eq(c, (uint64_t)rc, 0, "sigaction() in the parent");
+	int pid = xfork(c);
+	if (pid == 0) {
+		c->who = "child";
+		uint64_t seen = 0;
+		expect_eq(c, (uint64_t)sigaction(sig, h + 1, &seen), 0, "sigaction() in the child");
+		expect_eq(c, seen, h, "handler inherited through fork");
+		child_exit(c);
+	}
+	if (pid < 0)
+		return CASE_FAIL;
+	reap(c, pid, ST_EXIT(0), "child");
+	expect_eq(c, (uint64_t)sigaction(sig, old, &cur), 0, "sigaction() restoring");
+	expect_eq(c, cur, h, "parent's handler after the child changed its own");
+	return case_result(c);
+}
+
+/* getppid() after fork, and reparenting of an orphan to init (pid 1). */
+int t_orphan(struct ctx *c)
+{
+	struct gate g, done;
+	if (!gate_open(c, &g) || !gate_open(c, &done))
+		return CASE_FAIL;
+	int me = getpid();
+	int cpid = xfork(c);
+	if (cpid == 0) {
+		c->who = "child";
+		int cme = getpid();
+		expect_eq(c, (uint64_t)getppid(), (uint64_t)me, "child's getppid()");
+		int gpid = xfork(c);
+		if (gpid == 0) {
+			c->who = "grandchild";
+			expect_eq(c, (uint64_t)getppid(), (uint64_t)cme, "grandchild's getppid() while its parent lives");
+			gate_post(&done, 1);
+			gate_wait(&g); /* the parent has exited and been reaped */
+			int pp = getppid();
+			for (int i = 0; i < 1000 && pp != 1; i++) {
+				yield();
+				pp = getppid();
+			}
+			expect_eq(c, (uint64_t)pp, 1, "orphan's getppid() after its parent exited");
+			gate_post(&done, c->failures ? 0x80 : 2);
+			child_exit(c);
+		}
+		child_exit(c); /* without waiting: the grandchild becomes an orphan */
+	}
+	if (cpid < 0)
+		return CASE_FAIL;
+	expect_eq(c, (uint64_t)gate_wait(&done), 1, "grandchild ready");
+	reap(c, cpid, ST_EXIT(0), "child");
+	int st;
+	expect_eq(c, (uint64_t)waitpid(-1, &st, WNOHANG), (uint64_t)-ECHILD,
+		  "waitpid(-1) in the grandparent: the orphan is not its child");
+	gate_post(&g, 0);
+	expect_eq(c, (uint64_t)gate_wait(&done), 2, "orphan's report (0x80: its checks failed)");
+	/* init reaps it; the runner's caller checks the frames come back. */
+	gate_close(&g);
+	gate_close(&done);
+	return case_result(c);
+}
+
+/* waitpid: exit codes, death by signal, kill(), WNOHANG, ECHILD, pid -1. */
+int t_wait(struct ctx *c)
+{
+	int st = 0;
+	expect_eq(c, (uint64_t)waitpid(-1, &st, 0), (uint64_t)-ECHILD, "waitpid(-1) with no children");
+	int pid = xfork(c);
+	if (pid == 0)
+		exit(42);
+	reap(c, pid, ST_EXIT(42), "exit(42)");
+
+	pid = xfork(c);
+	if (pid == 0) {
+		*(volatile int *)8 = 1; /* unmapped */
+		exit(0);
+	}
+	reap(c, pid, ST_SIG(SIGSEGV), "write to an unmapped address");
+
+	struct gate g;
+	if (!gate_open(c, &g))
+		return CASE_FAIL;
+	pid = xfork(c);
+	if (pid == 0) {
+		gate_wait(&g); /* blocks forever: nobody posts */
+		exit(0);
+	}
+	expect_eq(c, (uint64_t)waitpid(pid, &st, WNOHANG), 0, "WNOHANG on a live child");
+	expect_eq(c, (uint64_t)kill(pid, SIGKILL), 0, "kill(SIGKILL)");
+	reap(c, pid, ST_SIG(SIGKILL), "killed child");
+	expect_eq(c, (uint64_t)waitpid(pid, &st, 0), (uint64_t)-ECHILD, "waitpid() of an already reaped child");
+	expect_eq(c, (uint64_t)waitpid(getpid(), &st, 0), (uint64_t)-ECHILD, "waitpid() of oneself");
+
+	/* pid -1 reaps whichever child ended; a given pid only that one. */
+	int p1 = xfork(c);
+	if (p1 == 0)
+		exit(1);
+	int p2 = xfork(c);
+	if (p2 == 0) {
+		gate_wait(&g);
+		exit(2);
+	}
+	int got = waitpid(-1, &st, 0);
+	expect_eq(c, (uint64_t)got, (uint64_t)p1, "waitpid(-1) while only the first child has exited");
+	expect_status(c, st, ST_EXIT(1), "first child");
+	gate_post(&g, 0);
+	reap(c, p2, ST_EXIT(2), "second child");
+	gate_close(&g);
+	return case_result(c);
+}
