@@ -79,6 +79,10 @@ int kvm_setup(struct vm *vm)
 		return VMM_EXIT_NO_KVM;
 	}
 	int api = kvm_try(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
+	if (api < 0) {
+		fprintf(stderr, "vmm: /dev/kvm: KVM_GET_API_VERSION failed: %s\n", strerror(-api));
+		return VMM_EXIT_NO_KVM;
+	}
 	if (api != KVM_API_VERSION) {
 		fprintf(stderr, "vmm: /dev/kvm API version %d, need %d\n", api, KVM_API_VERSION);
 		return VMM_EXIT_NO_KVM;

@@ -109,6 +109,7 @@ static const exit_handler exit_table[] = {
 
 static int on_timeout(struct vm *vm)
 {
+	watchdog_stop(); /* no more SIGALRM while reporting */
 	fflush(stdout);
 	fprintf(stderr, "vmm: timeout: guest still running after %u s (--timeout)\n", vm->timeout_s);
 	dump_vcpu(vm);
