@@ -345,4 +345,100 @@ void bench_setup(struct vm *vm, const struct bench_opts *o);
  * an output file could not be written or the peer file read. */
 int bench_finish(struct vm *vm, FILE *out);
 
+/* ===========================================================================
+ * audit.c / audit_cp.c — COW invariants proved from outside, on guest memory
+ * described by the guest's HC_DESCRIBE descriptor.  Pure (no KVM): every read
+ * goes through gmem_ptr(), so a corrupt guest yields violations, never a crash.
+ * Rules (the guest kernel's, guest/kernel/mm.h): refcount[f] == user PTEs
+ * mapping f in all address spaces + pins[f] (page tables, kernel stacks and the
+ * zero frame are pinned; zero-frame PTEs count like any other); a free frame
+ * has refcount 0.  A large leaf counts once for each 4 KiB frame it covers.
+ * "Shared" means more than one PTE reference: refcount - pins > 1.
+ * ========================================================================= */
+enum audit_kind {
+	AV_REFCOUNT,        /* refcount != PTE mappings + pins */
+	AV_FREE_MAPPED,     /* a PTE maps a frame whose refcount is 0 */
+	AV_SHARED_WRITABLE, /* a writable PTE maps a frame with more than one PTE reference */
+	AV_COW_WRITABLE,    /* COW flag together with RW */
+	AV_FREE_COUNT,      /* free count != frames with refcount 0 */
+	AV_TABLE_SHARED,    /* a page-table page used by two processes */
+	AV_TABLE_AS_DATA,   /* a page-table page mapped by a user PTE */
+	AV_TABLE_FREE,      /* a page-table page with refcount 0 */
+	AV_UNMANAGED,       /* a user PTE maps a frame outside the allocator's range */
+	AV_PT_BROKEN,       /* walker fault: table outside RAM, loop, reserved bits */
+	AV_ZERO,            /* zero frame written, mapped writable, or ZERO flag wrong */
+	AV_FORK,            /* after fork: parent and child differ, or a PTE is writable */
+	AV_COW,             /* after a COW fault: writer's PTE, copy, counts or sharers wrong */
+	AV_PROC,            /* process table or checkpoint arguments inconsistent */
+	AV_TRANSLATE,       /* walker and KVM_TRANSLATE disagree */
+	AV_COUNT
+};
+
+struct audit_violation {
+	enum audit_kind kind;
+	uint32_t checkpoint;   /* enum cowvmm_checkpoint of the audit */
+	uint64_t seq;          /* audit number (1-based) */
+	int32_t pid, pid2;     /* processes involved (0 = none / unknown) */
+	uint64_t va;           /* virtual address involved (0 if none) */
+	uint64_t pte, pte2;    /* PTEs involved (0 if none) */
+	uint64_t frame;        /* frame number involved (UINT64_MAX if none) */
+	uint64_t expected, found;
+	char detail[192];      /* one sentence: what was expected, what was found */
+};
+
+/* What the last audit saw of one live process (per-process page summary). */
+struct audit_proc {
+	int32_t pid, ppid;
+	uint32_t state;
+	uint64_t cr3;
+	char name[17];
+	uint64_t pages;     /* 4 KiB user pages mapped */
+	uint64_t writable;  /* ... of which writable */
+	uint64_t cow;       /* ... with the COW flag */
+	uint64_t shared;    /* ... whose frame has more than one PTE reference */
+	uint64_t zero;      /* ... mapping the zero frame */
+	uint64_t huge;      /* large leaves (2 MiB / 1 GiB) */
+	uint64_t tables;    /* page-table pages of the user half (PML4 included) */
+};
+
+#define AUDIT_MAX_VIOLATIONS 64 /* kept per audit; the count goes on */
+
+struct audit;
+
+/* A new auditor over guest RAM `m`; NULL on allocation failure. */
+struct audit *audit_new(const struct gmem *m);
+void audit_free(struct audit *a);
+
+/* Adopt a descriptor (validated by describe_validate(); arrays are still
+ * checked against RAM at each audit).  Returns 0, or -1 with err set. */
+int audit_set_descriptor(struct audit *a, const struct cowvmm_hc_describe *d, char *err, size_t n);
+const struct cowvmm_hc_describe *audit_descriptor(const struct audit *a); /* NULL before */
+
+/* Audit now for checkpoint `cp`: the global audit plus the checks of its kind
+ * (CP_FORK, CP_COW_BEFORE/AFTER, CP_EXIT).  Returns the number of violations
+ * found (also kept: audit_violations()). */
+unsigned audit_run(struct audit *a, const struct cowvmm_hc_inspect *cp);
+
+/* Results of the last audit_run(). */
+const struct audit_violation *audit_violations(const struct audit *a, size_t *n, uint64_t *total);
+const struct audit_proc *audit_procs(const struct audit *a, size_t *n);
+uint64_t audit_seq(const struct audit *a);          /* audits run so far */
+uint64_t audit_last_ns(const struct audit *a);      /* wall time of the last audit */
+uint64_t audit_frames_free(const struct audit *a);  /* free frames counted by the last audit */
+
+/* Guest arrays, bounds-checked: false if f is out of range or no descriptor. */
+bool audit_frame_counts(const struct audit *a, uint64_t f, uint32_t *refcount, uint32_t *pins);
+
+/* Process-table entry i (0..nproc-1): false for a free slot or a bad entry. */
+bool audit_proc_entry(const struct audit *a, uint32_t i, struct audit_proc *out);
+
+/* Record a violation found outside audit_run() (e.g. the KVM_TRANSLATE
+ * cross-check) into the last audit's list. */
+void audit_add(struct audit *a, const struct audit_violation *v);
+
+const char *audit_kind_name(enum audit_kind k);
+const char *audit_checkpoint_name(uint32_t cp);
+/* One line "kind: pid P va V: detail (PTE ..., frame ...)" into buf. */
+const char *audit_format(const struct audit_violation *v, char *buf, size_t n);
+
 #endif /* COWVMM_VMM_H */

@@ -24,3 +24,9 @@ tests_unit_test_describe_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
 tests_unit_test_describe_LDFLAGS = $(SAN_CFLAGS)
 # libFuzzer harness for the ELF validator (built by hand, see its header).
 EXTRA_DIST += tests/fuzz/fuzz_elf.c
+check_PROGRAMS += tests/unit/test-audit
+TESTS += tests/unit/test-audit
+tests_unit_test_audit_SOURCES = tests/unit/test-audit.c vmm/audit.c vmm/audit_cp.c vmm/audit_int.h \
+	vmm/ptwalk.c vmm/guest_mem.c
+tests_unit_test_audit_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
+tests_unit_test_audit_LDFLAGS = $(SAN_CFLAGS)

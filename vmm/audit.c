@@ -1,0 +1,473 @@
+/* vmm/audit.c — the global COW audit: walk every live address space, count PTEs per frame, compare with the guest's books. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit_int.h"
+
+static const char *const kind_names[AV_COUNT] = {
+	[AV_REFCOUNT] = "refcount",
+	[AV_FREE_MAPPED] = "free-frame-mapped",
+	[AV_SHARED_WRITABLE] = "shared-writable",
+	[AV_COW_WRITABLE] = "cow-writable",
+	[AV_FREE_COUNT] = "free-count",
+	[AV_TABLE_SHARED] = "table-shared",
+	[AV_TABLE_AS_DATA] = "table-as-data",
+	[AV_TABLE_FREE] = "table-free",
+	[AV_UNMANAGED] = "unmanaged-frame",
+	[AV_PT_BROKEN] = "page-table-broken",
+	[AV_ZERO] = "zero-frame",
+	[AV_FORK] = "fork",
+	[AV_COW] = "cow",
+	[AV_PROC] = "process-table",
+	[AV_TRANSLATE] = "translate-mismatch",
+};
+
+const char *audit_kind_name(enum audit_kind k)
+{
+	return (unsigned)k < AV_COUNT ? kind_names[k] : "?";
+}
+
+static const char *const cp_names[COWVMM_CP_COUNT] = {
+	[COWVMM_CP_BOOT] = "boot", [COWVMM_CP_FORK] = "fork",
+	[COWVMM_CP_COW_BEFORE] = "cow-before", [COWVMM_CP_COW_AFTER] = "cow-after",
+	[COWVMM_CP_EXIT] = "exit", [COWVMM_CP_USER] = "user",
+};
+
+const char *audit_checkpoint_name(uint32_t cp)
+{
+	return cp < COWVMM_CP_COUNT ? cp_names[cp] : "unknown";
+}
+
+struct audit *audit_new(const struct gmem *m)
+{
+	struct audit *a = calloc(1, sizeof *a);
+	if (a)
+		a->m = m;
+	return a;
+}
+
+void audit_free(struct audit *a)
+{
+	if (!a)
+		return;
+	free(a->mapcount);
+	free(a->table_owner);
+	free(a->procs);
+	free(a->fork_a.v);
+	free(a->fork_b.v);
+	free(a);
+}
+
+int audit_set_descriptor(struct audit *a, const struct cowvmm_hc_describe *d, char *err, size_t n)
+{
+	/* describe_validate() did the full check; these are the facts this file relies on. */
+	if (d->nframes == 0 || d->nframes > a->m->size / COWVMM_PAGE_SIZE || d->nproc == 0 ||
+	    d->proc.stride == 0 || d->refcount_gpa % 4 || d->pins_gpa % 4 || d->free_count_gpa % 8) {
+		snprintf(err, n, "descriptor not usable for auditing (nframes %llu, nproc %u)",
+			 (unsigned long long)d->nframes, d->nproc);
+		return -1;
+	}
+	uint32_t *mc = calloc(d->nframes, sizeof *mc);
+	int32_t *to = calloc(d->nframes, sizeof *to);
+	struct audit_proc *pr = calloc(d->nproc, sizeof *pr);
+	if (!mc || !to || !pr) {
+		free(mc);
+		free(to);
+		free(pr);
+		snprintf(err, n, "out of memory for %llu frames", (unsigned long long)d->nframes);
+		return -1;
+	}
+	free(a->mapcount);
+	free(a->table_owner);
+	free(a->procs);
+	a->mapcount = mc;
+	a->table_owner = to;
+	a->procs = pr;
+	a->alloc_frames = d->nframes;
+	a->cap_procs = d->nproc;
+	a->d = *d;
+	a->have_desc = true;
+	return 0;
+}
+
+const struct cowvmm_hc_describe *audit_descriptor(const struct audit *a)
+{
+	return a->have_desc ? &a->d : NULL;
+}
+
+bool audit_frame_counts(const struct audit *a, uint64_t f, uint32_t *refcount, uint32_t *pins)
+{
+	if (!a->have_desc || f >= a->d.nframes)
+		return false;
+	const void *r = gmem_ptr(a->m, a->d.refcount_gpa + 4 * f, 4);
+	const void *p = gmem_ptr(a->m, a->d.pins_gpa + 4 * f, 4);
+	if (!r || !p)
+		return false;
+	memcpy(refcount, r, 4);
+	memcpy(pins, p, 4);
+	return true;
+}
+
+bool audit_proc_entry(const struct audit *a, uint32_t i, struct audit_proc *out)
+{
+	if (!a->have_desc || i >= a->d.nproc)
+		return false;
+	const struct cowvmm_proc_layout *l = &a->d.proc;
+	const uint8_t *e = gmem_ptr(a->m, a->d.proc_table_gpa + (uint64_t)i * l->stride, l->stride);
+	if (!e || l->off_pid > l->stride - 4 || l->off_ppid > l->stride - 4 ||
+	    l->off_state > l->stride - 4 || l->off_cr3 > l->stride - 8 || l->off_name > l->stride - 16)
+		return false;
+	memset(out, 0, sizeof *out);
+	memcpy(&out->pid, e + l->off_pid, 4);
+	memcpy(&out->ppid, e + l->off_ppid, 4);
+	memcpy(&out->state, e + l->off_state, 4);
+	memcpy(&out->cr3, e + l->off_cr3, 8);
+	memcpy(out->name, e + l->off_name, 16);
+	out->name[16] = 0;
+	for (char *c = out->name; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?'; /* hostile bytes never reach a terminal or the JSON */
+	return out->pid != 0 && out->state != COWVMM_PSTATE_UNUSED;
+}
+
+void av(struct audit *a, enum audit_kind k, int32_t pid, int32_t pid2, uint64_t va,
+	uint64_t pte, uint64_t pte2, uint64_t frame, uint64_t expected, uint64_t found,
+	const char *fmt, ...)
+{
+	a->nv_total++;
+	if (a->nv >= AUDIT_MAX_VIOLATIONS)
+		return;
+	struct audit_violation *v = &a->v[a->nv++];
+	*v = (struct audit_violation){ k, a->cpkind, a->seq, pid, pid2, va, pte, pte2, frame,
+				       expected, found, "" };
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(v->detail, sizeof v->detail, fmt, ap);
+	va_end(ap);
+}
+
+void audit_add(struct audit *a, const struct audit_violation *v)
+{
+	a->nv_total++;
+	if (a->nv < AUDIT_MAX_VIOLATIONS)
+		a->v[a->nv++] = *v;
+}
+
+struct audit_proc *audit_find_proc(struct audit *a, int32_t pid)
+{
+	for (size_t i = 0; i < a->nprocs; i++)
+		if (a->procs[i].pid == pid)
+			return &a->procs[i];
+	return NULL;
+}
+
+bool leafvec_push(struct leafvec *lv, uint64_t va, uint64_t pte, uint64_t frame)
+{
+	if (lv->n == lv->cap) {
+		size_t cap = lv->cap ? 2 * lv->cap : 1024;
+		struct leafrec *v = realloc(lv->v, cap * sizeof *v);
+		if (!v)
+			return false;
+		lv->v = v;
+		lv->cap = cap;
+	}
+	lv->v[lv->n++] = (struct leafrec){ va, pte, frame };
+	return true;
+}
+
+/* ---- the walk of one address space ------------------------------------- */
+
+static int on_table(void *ctx, uint64_t gpa, int level, uint64_t va)
+{
+	struct audit *a = ctx;
+	uint64_t f = gpa / COWVMM_PAGE_SIZE;
+	(void)level;
+	a->cur->tables++;
+	if (f >= a->d.nframes)
+		return 0;
+	int32_t owner = a->table_owner[f];
+	if (owner && owner != a->cur->pid)
+		av(a, AV_TABLE_SHARED, owner, a->cur->pid, va, 0, 0, f, 0, 0,
+		   "level-%d page-table page 0x%llx is used by pid %d and pid %d", level,
+		   (unsigned long long)gpa, owner, a->cur->pid);
+	else
+		a->table_owner[f] = a->cur->pid;
+	return 0;
+}
+
+static int on_fault(void *ctx, const struct ptw_fault *f)
+{
+	struct audit *a = ctx;
+	av(a, AV_PT_BROKEN, a->cur->pid, 0, f->va, f->entry, 0, f->target_gpa / COWVMM_PAGE_SIZE, 0, 0,
+	   "%s: level-%d entry at 0x%llx points to 0x%llx", ptw_error_name(f->err), f->level,
+	   (unsigned long long)f->entry_gpa, (unsigned long long)f->target_gpa);
+	return 0;
+}
+
+static int on_leaf(void *ctx, const struct ptw_leaf *l)
+{
+	struct audit *a = ctx;
+	struct audit_proc *p = a->cur;
+	bool w = l->eff & PTW_EFF_W;
+	uint64_t n = l->size / COWVMM_PAGE_SIZE;
+	if (l->level > 1)
+		p->huge++;
+	if ((l->pte & COWVMM_PTE_RW) && l->cow)
+		av(a, AV_COW_WRITABLE, p->pid, 0, l->va, l->pte, 0, l->pa / COWVMM_PAGE_SIZE, 0, 0,
+		   "PTE has both the COW flag and RW");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t va = l->va + i * COWVMM_PAGE_SIZE;
+		uint64_t f = l->pa / COWVMM_PAGE_SIZE + i;
+		p->pages++;
+		p->writable += w;
+		p->cow += l->cow;
+		if (a->collect && !leafvec_push(a->collect, va, l->pte, f))
+			a->collect = NULL, a->collect_failed = true; /* cp_check says so */
+		if (f == a->watch_frame && !(p->pid == a->watch_pid && va == a->watch_va)) {
+			struct cow_snapshot *s = &a->before;
+			if (s->nsharers < MAX_SHARERS)
+				s->sharer[s->nsharers++] = (struct sharer){ p->pid, va, l->pte };
+			else
+				s->sharers_truncated = true;
+		}
+		if (f < a->d.first_frame || f >= a->d.nframes) {
+			av(a, AV_UNMANAGED, p->pid, 0, va, l->pte, 0, f, 0, 0,
+			   "user PTE maps frame 0x%llx outside the allocator's frames [0x%llx, 0x%llx)",
+			   (unsigned long long)f, (unsigned long long)a->d.first_frame,
+			   (unsigned long long)a->d.nframes);
+			continue;
+		}
+		a->mapcount[f]++;
+		uint32_t rc = a->rc[f], pins = a->pins[f];
+		uint32_t refs = rc >= pins ? rc - pins : 0; /* PTE references as the guest books them */
+		p->shared += refs > 1;
+		bool zf = f == a->d.zero_frame;
+		p->zero += zf;
+		if (rc == 0)
+			av(a, AV_FREE_MAPPED, p->pid, 0, va, l->pte, 0, f, 1, 0,
+			   "PTE maps frame 0x%llx whose refcount is 0 (free)", (unsigned long long)f);
+		else if (w && refs > 1)
+			av(a, AV_SHARED_WRITABLE, p->pid, 0, va, l->pte, 0, f, 1, refs,
+			   "writable PTE maps frame 0x%llx which has %u PTE references (refcount %u, pins %u)",
+			   (unsigned long long)f, refs, rc, pins);
+		if (zf && (w || !l->zero))
+			av(a, AV_ZERO, p->pid, 0, va, l->pte, 0, f, 0, 0, "zero frame mapped %s%s",
+			   w ? "writable" : "", l->zero ? "" : (w ? ", without the ZERO flag" : "without the ZERO flag"));
+		else if (!zf && l->zero)
+			av(a, AV_ZERO, p->pid, 0, va, l->pte, 0, f, a->d.zero_frame, f,
+			   "PTE has the ZERO flag but maps frame 0x%llx, not the zero frame 0x%llx",
+			   (unsigned long long)f, (unsigned long long)a->d.zero_frame);
+	}
+	return 0;
+}
+
+static const struct ptw_ops audit_ops = { on_table, on_leaf, on_fault };
+
+/* Read the process table into a->procs (live entries with an address space). */
+static void read_procs(struct audit *a)
+{
+	a->nprocs = 0;
+	for (uint32_t i = 0; i < a->d.nproc; i++) {
+		struct audit_proc p;
+		if (!audit_proc_entry(a, i, &p))
+			continue;
+		if (p.state > COWVMM_PSTATE_ZOMBIE) {
+			av(a, AV_PROC, p.pid, 0, 0, 0, 0, NO_FRAME, 0, p.state,
+			   "process slot %u has unknown state %u", i, p.state);
+			continue;
+		}
+		if (audit_find_proc(a, p.pid)) {
+			av(a, AV_PROC, p.pid, 0, 0, 0, 0, NO_FRAME, 0, 0,
+			   "pid %d appears twice in the process table", p.pid);
+			continue;
+		}
+		a->procs[a->nprocs++] = p;
+	}
+}
+
+/* A walk of every live address space, filling mapcount / table_owner. */
+static void walk_all(struct audit *a)
+{
+	for (size_t i = 0; i < a->nprocs; i++) {
+		struct audit_proc *p = &a->procs[i];
+		/* A zombie has released its memory; cr3 0 means no address space. */
+		if (p->state == COWVMM_PSTATE_ZOMBIE || !(p->cr3 & COWVMM_PTE_ADDR))
+			continue;
+		a->cur = p;
+		a->collect = p->pid == a->collect_pid[0] ? &a->fork_a :
+			     p->pid == a->collect_pid[1] ? &a->fork_b : NULL;
+		int r = ptw_walk(a->m, p->cr3, PTW_USER_LO, PTW_USER_HI, 0, &audit_ops, a);
+		if (r)
+			av(a, AV_PROC, p->pid, 0, 0, 0, 0, NO_FRAME, 0, 0,
+			   "cannot walk the page tables at 0x%llx (error %d)", (unsigned long long)p->cr3, r);
+	}
+	a->cur = NULL;
+}
+
+/* After the walks: the books against what the walks counted. */
+static void final_pass(struct audit *a)
+{
+	uint64_t free = 0;
+	for (uint64_t f = 0; f < a->d.nframes; f++) {
+		uint32_t rc = a->rc[f], pins = a->pins[f], mc = a->mapcount[f];
+		int32_t owner = a->table_owner[f];
+		if (owner && mc)
+			av(a, AV_TABLE_AS_DATA, owner, 0, 0, 0, 0, f, 0, mc,
+			   "page-table page 0x%llx of pid %d is also mapped by %u user PTE(s)",
+			   (unsigned long long)(f * COWVMM_PAGE_SIZE), owner, mc);
+		if (f < a->d.first_frame)
+			continue; /* not the allocator's: no books to check */
+		if (owner && rc == 0)
+			av(a, AV_TABLE_FREE, owner, 0, 0, 0, 0, f, 1, 0,
+			   "page-table page 0x%llx of pid %d has refcount 0 (free)",
+			   (unsigned long long)(f * COWVMM_PAGE_SIZE), owner);
+		if ((uint64_t)rc != (uint64_t)mc + pins)
+			av(a, AV_REFCOUNT, 0, 0, 0, 0, 0, f, (uint64_t)mc + pins, rc,
+			   "frame 0x%llx: refcount %u, but %u PTE(s) map it and it has %u pin(s)",
+			   (unsigned long long)f, rc, mc, pins);
+		free += rc == 0;
+	}
+	a->frames_free = free;
+	uint64_t fc;
+	const void *p = gmem_ptr(a->m, a->d.free_count_gpa, 8);
+	if (p) {
+		memcpy(&fc, p, 8);
+		if (fc != free)
+			av(a, AV_FREE_COUNT, 0, 0, 0, 0, 0, NO_FRAME, free, fc,
+			   "free count says %llu, but %llu of the %llu managed frames have refcount 0",
+			   (unsigned long long)fc, (unsigned long long)free,
+			   (unsigned long long)(a->d.nframes - a->d.first_frame));
+	}
+	const uint8_t *z = gmem_ptr(a->m, a->d.zero_frame * COWVMM_PAGE_SIZE, COWVMM_PAGE_SIZE);
+	if (z) {
+		for (unsigned i = 0; i < COWVMM_PAGE_SIZE; i++)
+			if (z[i]) {
+				av(a, AV_ZERO, 0, 0, 0, 0, 0, a->d.zero_frame, 0, z[i],
+				   "zero frame written: byte %u is 0x%02x", i, z[i]);
+				break;
+			}
+	}
+}
+
+/* Frame-only violations name a process and address when a mapping exists:
+ * a second, rare walk (only when something is wrong). */
+struct namer {
+	struct audit *a;
+	int32_t pid;
+};
+
+static int name_leaf(void *ctx, const struct ptw_leaf *l)
+{
+	struct namer *nm = ctx;
+	uint64_t f0 = l->pa / COWVMM_PAGE_SIZE, n = l->size / COWVMM_PAGE_SIZE;
+	for (size_t i = 0; i < nm->a->nv; i++) {
+		struct audit_violation *v = &nm->a->v[i];
+		if (v->pid || v->frame == NO_FRAME || v->frame < f0 || v->frame >= f0 + n ||
+		    (v->kind != AV_REFCOUNT && v->kind != AV_TABLE_AS_DATA))
+			continue;
+		v->pid = nm->pid;
+		v->va = l->va + (v->frame - f0) * COWVMM_PAGE_SIZE;
+		v->pte = l->pte;
+	}
+	return 0;
+}
+
+static void name_frames(struct audit *a)
+{
+	bool need = false;
+	for (size_t i = 0; i < a->nv; i++)
+		need |= a->v[i].pid == 0 && (a->v[i].kind == AV_REFCOUNT || a->v[i].kind == AV_TABLE_AS_DATA);
+	if (!need)
+		return;
+	const struct ptw_ops ops = { .leaf = name_leaf };
+	for (size_t i = 0; i < a->nprocs; i++) {
+		struct audit_proc *p = &a->procs[i];
+		if (p->state == COWVMM_PSTATE_ZOMBIE || !(p->cr3 & COWVMM_PTE_ADDR))
+			continue;
+		struct namer nm = { a, p->pid };
+		ptw_walk(a->m, p->cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &nm);
+	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+unsigned audit_run(struct audit *a, const struct cowvmm_hc_inspect *cp)
+{
+	uint64_t t0 = now_ns();
+	a->seq++;
+	a->nv = 0;
+	a->nv_total = 0;
+	a->cpkind = cp->checkpoint;
+	a->nprocs = 0;
+	if (!a->have_desc) {
+		av(a, AV_PROC, cp->pid, 0, 0, 0, 0, NO_FRAME, 0, 0, "checkpoint before the guest described its memory");
+		goto out;
+	}
+	a->rc = gmem_ptr(a->m, a->d.refcount_gpa, 4 * a->d.nframes);
+	a->pins = gmem_ptr(a->m, a->d.pins_gpa, 4 * a->d.nframes);
+	if (!a->rc || !a->pins) {
+		av(a, AV_PROC, 0, 0, 0, 0, 0, NO_FRAME, 0, 0, "refcount or pins array outside RAM");
+		goto out;
+	}
+	memset(a->mapcount, 0, a->d.nframes * sizeof *a->mapcount);
+	memset(a->table_owner, 0, a->d.nframes * sizeof *a->table_owner);
+	read_procs(a);
+	cp_prepare(a, cp);
+	walk_all(a);
+	final_pass(a);
+	cp_check(a, cp);
+	name_frames(a);
+out:
+	a->last_ns = now_ns() - t0;
+	return (unsigned)(a->nv_total > 0xffffffffu ? 0xffffffffu : a->nv_total);
+}
+
+const struct audit_violation *audit_violations(const struct audit *a, size_t *n, uint64_t *total)
+{
+	*n = a->nv;
+	if (total)
+		*total = a->nv_total;
+	return a->v;
+}
+
+const struct audit_proc *audit_procs(const struct audit *a, size_t *n)
+{
+	*n = a->nprocs;
+	return a->procs;
+}
+
+uint64_t audit_seq(const struct audit *a) { return a->seq; }
+uint64_t audit_last_ns(const struct audit *a) { return a->last_ns; }
+uint64_t audit_frames_free(const struct audit *a) { return a->frames_free; }
+
+const char *audit_format(const struct audit_violation *v, char *buf, size_t n)
+{
+	int k = snprintf(buf, n, "%s", audit_kind_name(v->kind));
+	if (v->pid && k >= 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - k, " pid %d", v->pid);
+	if (v->pid2 && k >= 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - k, "/%d", v->pid2);
+	if ((v->va || v->pid) && k >= 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - k, " va 0x%llx", (unsigned long long)v->va);
+	if (k >= 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - k, ": %s", v->detail);
+	if (v->pte && k >= 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - k, " [PTE 0x%016llx", (unsigned long long)v->pte);
+	if (v->pte && v->pte2 && k >= 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - k, ", other PTE 0x%016llx", (unsigned long long)v->pte2);
+	if (v->pte && k >= 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - k, "]");
+	if (v->frame != NO_FRAME && k >= 0 && (size_t)k < n)
+		snprintf(buf + k, n - k, " (frame 0x%llx, expected %llu, found %llu)",
+			 (unsigned long long)v->frame, (unsigned long long)v->expected,
+			 (unsigned long long)v->found);
+	return buf;
+}

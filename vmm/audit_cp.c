@@ -1,0 +1,212 @@
+/* vmm/audit_cp.c — checks of each checkpoint kind: fork sharing, COW resolution (before/after), exit. */
+#include <string.h>
+
+#include "audit_int.h"
+
+#define PAGE_MASK (~(uint64_t)(COWVMM_PAGE_SIZE - 1))
+/* Bits hardware may change behind the kernel's back: not a "change" of a sharer. */
+#define HW_BITS (COWVMM_PTE_A | COWVMM_PTE_D)
+
+/* The live process `pid` with an address space, or NULL after recording why not. */
+static struct audit_proc *need_proc(struct audit *a, int32_t pid, const char *role)
+{
+	struct audit_proc *p = audit_find_proc(a, pid);
+	if (!p || p->state == COWVMM_PSTATE_ZOMBIE || !(p->cr3 & COWVMM_PTE_ADDR)) {
+		av(a, AV_PROC, pid, 0, 0, 0, 0, NO_FRAME, 0, 0,
+		   "checkpoint names %s pid %d, which has no address space in the process table", role, pid);
+		return NULL;
+	}
+	return p;
+}
+
+/* Frame of the 4 KiB page at va, or NO_FRAME; the leaf in *l. */
+static uint64_t frame_at(struct audit *a, uint64_t cr3, uint64_t va, struct ptw_leaf *l)
+{
+	uint64_t gpa;
+	if (ptw_translate(a->m, cr3, va, l, &gpa, NULL) != PTW_E_NONE)
+		return NO_FRAME;
+	return gpa / COWVMM_PAGE_SIZE;
+}
+
+void cp_prepare(struct audit *a, const struct cowvmm_hc_inspect *cp)
+{
+	a->collect_pid[0] = a->collect_pid[1] = 0;
+	a->fork_a.n = a->fork_b.n = 0;
+	a->collect_failed = false;
+	a->watch_frame = NO_FRAME;
+	if (cp->checkpoint == COWVMM_CP_FORK && cp->pid && cp->pid2 && cp->pid != cp->pid2) {
+		a->collect_pid[0] = cp->pid;
+		a->collect_pid[1] = cp->pid2;
+	}
+	if (cp->checkpoint != COWVMM_CP_COW_BEFORE)
+		return;
+	/* Remember the page, its books and its other mappings for CP_COW_AFTER. */
+	struct cow_snapshot *s = &a->before;
+	s->valid = false;
+	s->nsharers = 0;
+	s->sharers_truncated = false;
+	struct audit_proc *p = need_proc(a, cp->pid, "faulting");
+	struct ptw_leaf l;
+	uint64_t f = p ? frame_at(a, p->cr3, cp->va, &l) : NO_FRAME;
+	const void *data = f != NO_FRAME ? gmem_ptr(a->m, f * COWVMM_PAGE_SIZE, COWVMM_PAGE_SIZE) : NULL;
+	if (!data || !audit_frame_counts(a, f, &s->refcount, &s->pins))
+		return; /* not mapped yet: nothing to compare with (not a COW page) */
+	s->valid = true;
+	s->pid = cp->pid;
+	s->va = cp->va & PAGE_MASK;
+	s->pte = l.pte;
+	s->frame = f;
+	memcpy(s->data, data, COWVMM_PAGE_SIZE);
+	a->watch_frame = f;
+	a->watch_pid = cp->pid;
+	a->watch_va = s->va;
+}
+
+/* Parent and child must map the same frames, read-only, with the same flags. */
+static void check_fork(struct audit *a, const struct cowvmm_hc_inspect *cp)
+{
+	if (!need_proc(a, cp->pid, "parent") | !need_proc(a, cp->pid2, "child"))
+		return;
+	if (a->collect_failed) {
+		av(a, AV_PROC, cp->pid, cp->pid2, 0, 0, 0, NO_FRAME, 0, 0,
+		   "out of memory in the VMM: fork comparison not done");
+		return;
+	}
+	const struct leafvec *pa = &a->fork_a, *ch = &a->fork_b;
+	size_t i = 0, j = 0;
+	const uint64_t same = COWVMM_PTE_COW | COWVMM_PTE_ZERO | COWVMM_PTE_US | COWVMM_PTE_NX |
+			      COWVMM_PTE_ADDR;
+	while (i < pa->n || j < ch->n) {
+		const struct leafrec *x = i < pa->n ? &pa->v[i] : NULL;
+		const struct leafrec *y = j < ch->n ? &ch->v[j] : NULL;
+		if (x && (!y || x->va < y->va)) {
+			av(a, AV_FORK, cp->pid, cp->pid2, x->va, x->pte, 0, x->frame, 1, 0,
+			   "page mapped in the parent but not in the child");
+			i++;
+			continue;
+		}
+		if (y && (!x || y->va < x->va)) {
+			av(a, AV_FORK, cp->pid2, cp->pid, y->va, y->pte, 0, y->frame, 1, 0,
+			   "page mapped in the child but not in the parent");
+			j++;
+			continue;
+		}
+		if (x->frame != y->frame)
+			av(a, AV_FORK, cp->pid, cp->pid2, x->va, x->pte, y->pte, x->frame, x->frame, y->frame,
+			   "parent maps frame 0x%llx, child maps frame 0x%llx: not shared",
+			   (unsigned long long)x->frame, (unsigned long long)y->frame);
+		else if ((x->pte ^ y->pte) & same)
+			av(a, AV_FORK, cp->pid, cp->pid2, x->va, x->pte, y->pte, x->frame, 0, 0,
+			   "parent and child PTEs differ in COW/ZERO/US/NX");
+		if ((x->pte | y->pte) & COWVMM_PTE_RW)
+			av(a, AV_FORK, (x->pte & COWVMM_PTE_RW) ? cp->pid : cp->pid2,
+			   (x->pte & COWVMM_PTE_RW) ? cp->pid2 : cp->pid, x->va, x->pte, y->pte, x->frame, 0, 1,
+			   "%s PTE still writable after fork", (x->pte & COWVMM_PTE_RW) ? "parent's" : "child's");
+		i++;
+		j++;
+	}
+}
+
+/* A COW fault resolved: new frame writable and dirty, an exact copy (the
+ * write has not been retried yet), old frame's count one less, others intact. */
+static void check_cow_after(struct audit *a, const struct cowvmm_hc_inspect *cp)
+{
+	struct cow_snapshot *s = &a->before;
+	bool have = s->valid && s->pid == cp->pid && s->va == (cp->va & PAGE_MASK);
+	s->valid = false;
+	struct audit_proc *p = need_proc(a, cp->pid, "faulting");
+	if (!p)
+		return;
+	uint64_t fo = cp->frame_old, fn = cp->frame_new, va = cp->va;
+	if (fo >= a->d.nframes || fn >= a->d.nframes) {
+		av(a, AV_PROC, cp->pid, 0, va, 0, 0, NO_FRAME, a->d.nframes, fo >= a->d.nframes ? fo : fn,
+		   "checkpoint frames 0x%llx -> 0x%llx outside the %llu frames", (unsigned long long)fo,
+		   (unsigned long long)fn, (unsigned long long)a->d.nframes);
+		return;
+	}
+	struct ptw_leaf l;
+	uint64_t f = frame_at(a, p->cr3, va, &l);
+	if (f == NO_FRAME) {
+		av(a, AV_COW, cp->pid, 0, va, 0, 0, fn, fn, 0, "writer's page is not mapped after the fault");
+		return;
+	}
+	if (f != fn)
+		av(a, AV_COW, cp->pid, 0, va, l.pte, 0, f, fn, f,
+		   "writer's PTE maps frame 0x%llx, the guest reported frame 0x%llx",
+		   (unsigned long long)f, (unsigned long long)fn);
+	if (!(l.pte & COWVMM_PTE_RW) || !(l.eff & PTW_EFF_W))
+		av(a, AV_COW, cp->pid, 0, va, l.pte, 0, f, 1, 0, "writer's PTE is not writable after the fault");
+	if (!(l.pte & COWVMM_PTE_D))
+		av(a, AV_COW, cp->pid, 0, va, l.pte, 0, f, 1, 0, "writer's PTE is not dirty after the fault");
+	if (l.pte & (COWVMM_PTE_COW | COWVMM_PTE_ZERO))
+		av(a, AV_COW, cp->pid, 0, va, l.pte, 0, f, 0, 1, "writer's PTE keeps the COW or ZERO flag");
+	if (have && s->frame != fo)
+		av(a, AV_COW, cp->pid, 0, va, s->pte, l.pte, fo, s->frame, fo,
+		   "the page mapped frame 0x%llx before the fault, the guest reported 0x%llx as the old frame",
+		   (unsigned long long)s->frame, (unsigned long long)fo);
+	const uint8_t *old = gmem_ptr(a->m, fo * COWVMM_PAGE_SIZE, COWVMM_PAGE_SIZE);
+	const uint8_t *new = gmem_ptr(a->m, fn * COWVMM_PAGE_SIZE, COWVMM_PAGE_SIZE);
+	if (have && old && memcmp(old, s->data, COWVMM_PAGE_SIZE))
+		av(a, AV_COW, cp->pid, 0, va, s->pte, l.pte, fo, 0, 1,
+		   "the old (shared) frame changed while the fault was resolved");
+	uint32_t rc = 0, pins = 0;
+	if (fn == fo) {
+		audit_frame_counts(a, fn, &rc, &pins);
+		if (rc != 1)
+			av(a, AV_COW, cp->pid, 0, va, l.pte, 0, fn, 1, rc,
+			   "frame reused in place but its refcount is %u (pins %u), not 1", rc, pins);
+		if (have && s->refcount != 1)
+			av(a, AV_COW, cp->pid, 0, va, s->pte, l.pte, fn, 1, s->refcount,
+			   "frame reused although it had refcount %u before the fault", s->refcount);
+	} else {
+		if (have && s->refcount == 1 && fo != a->d.zero_frame)
+			av(a, AV_COW, cp->pid, 0, va, s->pte, l.pte, fo, fo, fn,
+			   "frame copied although its refcount was 1 before the fault (reuse expected)");
+		if (old && new && memcmp(old, new, COWVMM_PAGE_SIZE)) {
+			unsigned first = 0, ndiff = 0;
+			for (unsigned i = COWVMM_PAGE_SIZE; i-- > 0;)
+				if (old[i] != new[i])
+					ndiff++, first = i;
+			av(a, AV_COW, cp->pid, 0, va, l.pte, 0, fn, 0, ndiff,
+			   "the copy differs from the old frame 0x%llx in %u byte(s), first at offset %u",
+			   (unsigned long long)fo, ndiff, first);
+		}
+		if (have && audit_frame_counts(a, fo, &rc, &pins) && rc != s->refcount - 1)
+			av(a, AV_COW, cp->pid, 0, va, s->pte, 0, fo, s->refcount - 1, rc,
+			   "old frame's refcount went from %u to %u, not down by one", s->refcount, rc);
+	}
+	if (!have)
+		return;
+	/* Every other mapping of the old frame is exactly as before. */
+	for (size_t i = 0; i < s->nsharers; i++) {
+		const struct sharer *o = &s->sharer[i];
+		struct audit_proc *q = audit_find_proc(a, o->pid);
+		struct ptw_leaf ql;
+		uint64_t qf = q && (q->cr3 & COWVMM_PTE_ADDR) ? frame_at(a, q->cr3, o->va, &ql) : NO_FRAME;
+		if (qf == NO_FRAME || (ql.pte & ~HW_BITS) != (o->pte & ~HW_BITS))
+			av(a, AV_COW, o->pid, cp->pid, o->va, o->pte, qf == NO_FRAME ? 0 : ql.pte, s->frame, 0, 1,
+			   "another sharer's PTE changed during pid %d's COW fault", cp->pid);
+	}
+}
+
+void cp_check(struct audit *a, const struct cowvmm_hc_inspect *cp)
+{
+	switch (cp->checkpoint) {
+	case COWVMM_CP_FORK:
+		check_fork(a, cp);
+		break;
+	case COWVMM_CP_COW_AFTER:
+		check_cow_after(a, cp);
+		break;
+	case COWVMM_CP_EXIT: {
+		struct audit_proc *p = audit_find_proc(a, cp->pid);
+		if (p && p->state != COWVMM_PSTATE_ZOMBIE && (p->cr3 & COWVMM_PTE_ADDR))
+			av(a, AV_PROC, cp->pid, 0, 0, 0, 0, NO_FRAME, 0, p->cr3,
+			   "exit checkpoint, but the process still has page tables at 0x%llx",
+			   (unsigned long long)p->cr3);
+		break;
+	}
+	default:
+		break; /* BOOT, COW_BEFORE, USER: the global audit is the check */
+	}
+}
