@@ -161,6 +161,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	uint64_t v;
 	int c;
+	opterr = 0; /* our own messages, with the "vmm: " prefix */
 	/* '+': stop at the first non-option, which is the guest program. */
 	while ((c = getopt_long(argc, argv, "+k:m:t:qhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -209,8 +210,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			printf("vmm (%s) %s, guest ABI %u\n", PACKAGE_NAME, PACKAGE_VERSION, COWVMM_ABI_VERSION);
 			exit(VMM_EXIT_OK);
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", argv[0]);
-			return VMM_EXIT_USAGE;
+			return usage_error(argv[0], "unknown option or missing argument: %s",
+					   argv[optind - 1]);
 		}
 	}
 	size_t len = 0;
