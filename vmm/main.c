@@ -76,7 +76,7 @@ static void usage(FILE *f, const char *argv0)
 		"\n"
 		"Examples:\n"
 		"  %s                          run the default demo\n"
-		"  %s -m 256M -- forktest 8    run program forktest with argument 8\n"
+		"  %s -m 256M -- ktest-exit 3  run ktest-exit with argument 3: exit status 1\n"
 		"  %s --timeout 2 ktest-hang   expect exit status 5\n"
 		"  %s --probe && echo KVM works\n",
 		argv0, COWVMM_CMDLINE_MAX - 1, PKGLIBDIR,
