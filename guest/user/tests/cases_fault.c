@@ -182,12 +182,61 @@ int t_kwrite(struct ctx *c)
 	return case_result(c);
 }
 
-/* 10. A kernel reference that outlives the mapping must force a copy.  The
- * kernel has no system call that keeps a reference to a user page beyond the
- * call (pipes copy the bytes; no vmsplice, no O_DIRECT, no io_uring), so the
- * situation cannot be created from user space: skipped, with that reason. */
+/* 10. A kernel reference that outlives the mapping (SYS_pin, like vmsplice or
+ * get_user_pages) must force a copy, never a reuse: the child pins the shared
+ * page and unmaps it, so the parent's PTE is the only mapping left but the
+ * frame still has two references.  Reusing it would let the pin holder read
+ * the parent's later writes (CVE-2020-29374). */
 int t_kpin(struct ctx *c)
 {
-	return skip(c, "no system call keeps a kernel reference on a user page past its return "
-		       "(pipes copy bytes), so no pin can outlive a mapping");
+	uint8_t *x = map_pages(c, 1, 'K');
+	if (!x)
+		return CASE_FAIL;
+	uint64_t f = frame_of(x);
+	struct gate up, down;
+	if (!gate_open(c, &up) || !gate_open(c, &down))
+		return CASE_FAIL;
+	int pid = xfork(c);
+	if (pid < 0)
+		return CASE_FAIL;
+	warm_stack();
+	if (pid == 0) {
+		c->who = "child";
+		int h = pin(x);
+		if (h == -ENOSYS) {
+			gate_post(&up, 0xee);
+			exit(0);
+		}
+		expect_true(c, h >= 0, "pin() returned %d", h);
+		expect_page(c, x, M_COW(f, 3), "pinned page: two PTEs and a pin");
+		expect_eq(c, (uint64_t)munmap(x, PAGE), 0, "munmap of the pinned page");
+		gate_post(&up, 0);
+		gate_wait(&down); /* the parent has written */
+		char buf[PAGE];
+		long n = pinread(h, buf, PAGE);
+		expect_eq(c, (uint64_t)n, PAGE, "pinread()");
+		expect_fill(c, buf, PAGE, 'K', "pinned frame after the parent wrote (must not see the write)");
+		expect_eq(c, (uint64_t)unpin(h), 0, "unpin()");
+		child_exit(c);
+	}
+	int v = gate_wait(&up);
+	if (v == 0xee) {
+		reap(c, pid, ST_EXIT(0), "child");
+		return skip(c, "SYS_pin not implemented");
+	}
+	expect_page(c, x, M_COW(f, 2), "parent's page: its PTE and the child's pin");
+	struct counts a, b;
+	measured_poke(x, 'p', &a, &b);
+	expect_delta(c, &a, &b, D_COPY, "parent's write to a page pinned by the kernel (copy, not reuse)");
+	expect_page(c, x, M_PRIVATE(ANY), "parent's page after its write");
+	expect_true(c, frame_of(x) != f, "parent reused the frame still pinned by the kernel (0x%lx)",
+		    (unsigned long)f);
+	expect_eq(c, peek(x), 'p', "parent's value");
+	expect_fill(c, x + 1, PAGE - 1, 'K', "rest of the parent's copy");
+	expect_checkpoint(c, CP(10, 1));
+	gate_post(&down, 0);
+	reap(c, pid, ST_EXIT(0), "child");
+	gate_close(&up);
+	gate_close(&down);
+	return case_result(c);
 }

@@ -156,7 +156,8 @@ int t_wait(struct ctx *c)
 
 	pid = xfork(c);
 	if (pid == 0) {
-		*(volatile int *)8 = 1; /* unmapped */
+		volatile int *volatile unmapped = (volatile int *)16; /* opaque to the compiler */
+		*unmapped = 1;
 		exit(0);
 	}
 	reap(c, pid, ST_SIG(SIGSEGV), "write to an unmapped address");

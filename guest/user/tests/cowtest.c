@@ -43,20 +43,6 @@ static const struct case_def cases[] = {
 /* The runner tells main why it failed or skipped: one line on this pipe. */
 static int note_fd[2] = { -1, -1 };
 
-int case_result(struct ctx *c)
-{
-	return c->failures ? CASE_FAIL : CASE_PASS;
-}
-
-int skip(struct ctx *c, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->first, sizeof c->first, fmt, ap);
-	va_end(ap);
-	return CASE_SKIP;
-}
-
 static _Noreturn void run_case(const struct case_def *d, uint64_t seed)
 {
 	struct ctx c;

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../ulib.h"
+#include "ulib.h"
 
 #define PAGE 4096ul
 #define ANY ((uint64_t)-1)  /* "don't care" for a model field */

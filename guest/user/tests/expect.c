@@ -199,3 +199,19 @@ uint32_t ref_of(const volatile void *va)
 		return 0;
 	return q.refcount;
 }
+
+/* ---- a case's verdict */
+
+int case_result(struct ctx *c)
+{
+	return c->failures ? CASE_FAIL : CASE_PASS;
+}
+
+int skip(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->first, sizeof c->first, fmt, ap);
+	va_end(ap);
+	return CASE_SKIP;
+}
