@@ -348,6 +348,12 @@ void inject_report(struct vm *vm)
 			a->applied ? "applied" : a->fired ? "not-applied" : "not-reached",
 			a->result[0] ? ": " : "", a->result);
 	}
+	/* Which inject points the guest reached: a campaign aims its exc:/pte:
+	 * actions at the kinds that occur. */
+	fprintf(stderr, "vmm: inject: points");
+	for (int cp = 0; cp < COWVMM_CP_COUNT; cp++)
+		fprintf(stderr, " %s=%" PRIu64, cp_names[cp], c->points[cp]);
+	fputc('\n', stderr);
 	fprintf(stderr, "vmm: inject: total calls=%" PRIu64 " injected=%" PRIu64
 		" actions=%u applied=%u exits=%" PRIu64 "\n",
 		calls, injected, c->nactions, applied, c->exits);
