@@ -30,3 +30,9 @@ tests_unit_test_audit_SOURCES = tests/unit/test-audit.c vmm/audit.c vmm/audit_cp
 	vmm/ptwalk.c vmm/guest_mem.c
 tests_unit_test_audit_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
 tests_unit_test_audit_LDFLAGS = $(SAN_CFLAGS)
+# Fault injection (issue 5): the --inject grammar and the plan page.
+check_PROGRAMS += tests/unit/test-inject
+TESTS += tests/unit/test-inject
+tests_unit_test_inject_SOURCES = tests/unit/test-inject.c vmm/inject.c vmm/inject.h vmm/guest_mem.c
+tests_unit_test_inject_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
+tests_unit_test_inject_LDFLAGS = $(SAN_CFLAGS)
