@@ -33,6 +33,12 @@ enum {
 	SYS_failnth = 20,   /* (int site, int mode, uint64 nth) -> 0: arm in-kernel fault injection */
 	SYS_mprotect = 21,  /* (void *addr, uint64 len, int prot) -> 0 */
 	SYS_bench = 22,     /* (int op, uint64 a, uint64 b) -> benchmark helpers (see bench) */
+	/* Kernel pins (like get_user_pages / vmsplice): a reference to the frame
+	 * mapped at va that is not a PTE and outlives the mapping.  While pinned,
+	 * a COW write fault on that frame must copy, never reuse. */
+	SYS_pin = 23,       /* (const void *va) -> handle >= 0 (faults the page in first), -EFAULT, -EMFILE */
+	SYS_unpin = 24,     /* (int handle) -> 0, -EBADF */
+	SYS_pinread = 25,   /* (int handle, void *buf, uint64 len) -> bytes read from the pinned frame */
 	NSYSCALLS
 };
 
@@ -46,6 +52,8 @@ enum {
 #define EAGAIN 11
 #define ENOMEM 12
 #define EFAULT 14
+#define EBUSY 16
+#define E2BIG 7
 #define EINVAL 22
 #define EMFILE 24
 #define EPIPE 32
@@ -101,6 +109,12 @@ struct cow_vmquery {
 	uint32_t zero;           /* maps the shared zero frame */
 };
 
-/* SYS_failnth sites and modes are those of cowvmm/abi.h (COWVMM_SITE_*, COWVMM_INJ_*). */
+/* SYS_failnth sites and modes are those of cowvmm/abi.h (COWVMM_SITE_*, COWVMM_INJ_*).
+ * site FAILNTH_ANY_SITE counts allocation calls at every site together (Linux
+ * fail-nth).  Arming restarts the call count from 0; for COWVMM_INJ_RANDOM, nth
+ * is the probability in ppm.  mode COWVMM_INJ_OFF disarms that rule and returns
+ * the number of failures it injected since armed.  Counting is kernel-wide
+ * (every process's allocations count).  -EBUSY when the VMM supplied a plan. */
+#define FAILNTH_ANY_SITE (-1)
 
 #endif

@@ -34,6 +34,9 @@ int vmquery(const volatile void *va, struct cow_vmquery *q);
 int checkpoint(uint32_t label);
 int failnth(int site, int mode, uint64_t nth);
 long bench(int op, uint64_t a, uint64_t b);
+int pin(const volatile void *va);     /* kernel reference to the frame at va (see SYS_pin) */
+int unpin(int handle);
+long pinread(int handle, void *buf, size_t len);
 
 #define IS_ERR(p) ((uint64_t)(p) >= (uint64_t)-4095)
 
@@ -44,6 +47,7 @@ int strncmp(const char *a, const char *b, size_t n);
 char *strcpy(char *d, const char *s);
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 long atol(const char *s);
 

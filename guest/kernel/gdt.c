@@ -1,0 +1,83 @@
+/* guest/kernel/gdt.c — the kernel's own GDT and TSS: user segments, and the stack the CPU takes on a trap from user mode. */
+#include "kernel.h"
+#include "x86.h"
+
+/* Selector layout fixed by `syscall`/`sysret` (STAR): kernel CS, kernel SS =
+ * CS+8; user SS = STAR[63:48]+8, user CS = STAR[63:48]+16. */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_UDATA 0x18
+#define SEL_UCODE 0x20
+#define SEL_TSS 0x28
+
+struct tss {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+} __attribute__((packed));
+
+static struct tss tss;
+static uint64_t gdt[7];
+/* A separate stack for #DF so a kernel stack overflow still gets reported. */
+static uint8_t df_stack[4096] __attribute__((aligned(16)));
+
+struct desc_ptr {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
+
+void tss_set_rsp0(uint64_t rsp0)
+{
+	tss.rsp[0] = rsp0;
+}
+
+void gdt_init(void)
+{
+	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+
+	gdt[0] = 0;
+	gdt[1] = 0x00af9a000000ffffull; /* kernel code: L, P, DPL0, exec/read */
+	gdt[2] = 0x00cf92000000ffffull; /* kernel data */
+	gdt[3] = 0x00cff2000000ffffull; /* user data, DPL3 */
+	gdt[4] = 0x00affa000000ffffull; /* user code, L, DPL3 */
+	/* 64-bit TSS descriptor: two slots. */
+	gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+		 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	gdt[6] = base >> 32;
+
+	tss.iomap_base = sizeof(tss); /* no I/O bitmap: user port I/O faults */
+	tss.ist[0] = (uint64_t)df_stack + sizeof(df_stack);
+
+	struct desc_ptr p = { sizeof(gdt) - 1, (uint64_t)gdt };
+	__asm__ volatile(
+		"lgdt %0\n\t"
+		"mov %w1, %%ds\n\t"
+		"mov %w1, %%es\n\t"
+		"mov %w1, %%ss\n\t"
+		"xor %%eax, %%eax\n\t"
+		"mov %%ax, %%fs\n\t"
+		"mov %%ax, %%gs\n\t"
+		/* reload CS with a far return */
+		"pushq %2\n\t"
+		"lea 1f(%%rip), %%rax\n\t"
+		"pushq %%rax\n\t"
+		"lretq\n"
+		"1:\n\t"
+		"ltr %w3"
+		: : "m"(p), "r"((uint64_t)SEL_KDATA), "i"(SEL_KCODE), "r"(SEL_TSS) : "rax", "memory");
+}
+
+/* `syscall` entry: STAR selects segments, LSTAR the entry point, FMASK the
+ * RFLAGS bits cleared on entry (no interrupts, no single-step, DF clear). */
+void syscall_init(void)
+{
+	extern char syscall_entry[];
+	wrmsr(MSR_STAR, ((uint64_t)(SEL_UDATA - 8) << 48) | ((uint64_t)SEL_KCODE << 32));
+	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+	wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC);
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+}

@@ -1,0 +1,136 @@
+/* guest/kernel/hypercall.c — talking to the VMM: port-I/O hypercalls, console, exit, assertion reports, discovery, checkpoints. */
+#include "kernel.h"
+#include "mm.h"
+#include "proc.h"
+#include "x86.h"
+
+extern char __kernel_start[], __kernel_end[];
+
+/* Statics of the image are linked at KERNEL_BASE + their physical address;
+ * run-time allocations live in the direct map. */
+uint64_t virt_to_phys(const void *va)
+{
+	uint64_t v = (uint64_t)va;
+	if (v >= COWVMM_KERNEL_BASE)
+		return v - COWVMM_KERNEL_BASE;
+	KASSERT(v >= COWVMM_DIRECT_MAP_BASE && v < COWVMM_DIRECT_MAP_BASE + boot.ram_size);
+	return v - COWVMM_DIRECT_MAP_BASE;
+}
+
+void hypercall(unsigned nr, void *arg)
+{
+	outl((uint16_t)(COWVMM_HC_PORT_BASE + nr), (uint32_t)virt_to_phys(arg));
+}
+
+_Noreturn void hc_exit(uint64_t status)
+{
+	static struct cowvmm_hc_exit e;
+	e.status = status;
+	hypercall(COWVMM_HC_EXIT, &e);
+	halt_forever();
+}
+
+_Noreturn void assert_fail(const char *file, int line, const char *expr)
+{
+	static struct cowvmm_hc_assert a;
+	kprintf("kernel assertion failed at %s:%d: %s\n", file, line, expr);
+	a.file_gpa = virt_to_phys(file);
+	a.expr_gpa = virt_to_phys(expr);
+	a.line = (uint64_t)line;
+	hypercall(COWVMM_HC_ASSERT, &a);
+	halt_forever();
+}
+
+/* Console output goes through one static buffer: the kernel is single-CPU
+ * and never preempted, so no one else can be halfway through it. */
+static char console_buf[COWVMM_CONSOLE_MAX];
+
+void console_write(const char *buf, uint64_t len)
+{
+	static struct cowvmm_hc_console c;
+	while (len) {
+		uint64_t n = MIN(len, (uint64_t)sizeof(console_buf));
+		memcpy(console_buf, buf, n);
+		c.buf_gpa = virt_to_phys(console_buf);
+		c.len = n;
+		hypercall(COWVMM_HC_CONSOLE, &c);
+		buf += n;
+		len -= n;
+	}
+}
+
+int kprintf(const char *fmt, ...)
+{
+	static char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	console_write(buf, (uint64_t)MIN(n, (int)sizeof(buf) - 1));
+	return n;
+}
+
+/* Where the VMM finds our process table and frame accounting. */
+void describe_to_vmm(void)
+{
+	static struct cowvmm_hc_describe d;
+	memset(&d, 0, sizeof(d));
+	d.layout_version = COWVMM_LAYOUT_VERSION;
+	d.nproc = NPROC;
+	d.proc_table_gpa = virt_to_phys(proctab);
+	d.proc.stride = sizeof(struct proc);
+	d.proc.off_pid = offsetof(struct proc, pid);
+	d.proc.off_ppid = offsetof(struct proc, ppid);
+	d.proc.off_state = offsetof(struct proc, state);
+	d.proc.off_cr3 = offsetof(struct proc, cr3);
+	d.proc.off_name = offsetof(struct proc, name);
+	d.refcount_gpa = virt_to_phys(frame_refcount);
+	d.nframes = nframes;
+	d.first_frame = first_frame;
+	d.free_count_gpa = virt_to_phys(&free_frames);
+	d.pins_gpa = virt_to_phys(frame_pins);
+	d.zero_frame = zero_frame_pa >> PAGE_SHIFT;
+	d.kernel_pml4_gpa = kernel_pml4_pa;
+	d.stats_gpa = virt_to_phys(&stats);
+	hypercall(COWVMM_HC_DESCRIBE, &d);
+}
+
+int audit_enabled(void)
+{
+	return (boot.flags & COWVMM_BOOT_F_AUDIT) != 0;
+}
+
+/* Ask the VMM to verify every invariant now; returns its verdict (0 = fine).
+ * Only when auditing: each checkpoint is a VM exit. */
+uint32_t checkpoint(uint32_t cp, int pid, int pid2, uint32_t label,
+		    uint64_t va, uint64_t frame_old, uint64_t frame_new)
+{
+	static struct cowvmm_hc_inspect in;
+	if (!audit_enabled())
+		return 0;
+	memset(&in, 0, sizeof(in));
+	in.checkpoint = cp;
+	in.pid = pid;
+	in.pid2 = pid2;
+	in.label = label;
+	in.va = va;
+	in.frame_old = frame_old;
+	in.frame_new = frame_new;
+	hypercall(COWVMM_HC_INSPECT, &in);
+	return in.verdict;
+}
+
+/* Give the VMM a chance to inject something (a spurious fault, ...) here;
+ * only when it handed us an injection plan, so normal runs pay nothing. */
+int inject_point(uint32_t cp, int pid, uint64_t va)
+{
+	static struct cowvmm_hc_inject_point ip;
+	if (!boot.inject_gpa)
+		return 0;
+	memset(&ip, 0, sizeof(ip));
+	ip.checkpoint = cp;
+	ip.pid = pid;
+	ip.va = va;
+	hypercall(COWVMM_HC_INJECT, &ip);
+	return (int)ip.applied;
+}

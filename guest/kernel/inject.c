@@ -1,0 +1,86 @@
+/* guest/kernel/inject.c — fault injection: every allocation site asks should_fail(site) first (rules of abi.h). */
+#include "kernel.h"
+
+/* The plan in force: the VMM's (boot_info.inject_gpa) or our own, armed by
+ * SYS_failnth.  Counting is global to the kernel, not per process. */
+static struct cowvmm_inject_plan builtin;
+static struct cowvmm_inject_plan *plan = &builtin;
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+void inject_init(void)
+{
+	if (boot.seed)
+		rng_state = boot.seed;
+	if (!boot.inject_gpa)
+		return;
+	if (boot.inject_gpa + sizeof(*plan) > boot.ram_size || boot.inject_gpa + sizeof(*plan) < boot.inject_gpa)
+		panic("injection plan at %#lx lies outside RAM", boot.inject_gpa);
+	struct cowvmm_inject_plan *p = phys_to_virt(boot.inject_gpa);
+	if (p->magic != COWVMM_INJECT_MAGIC)
+		panic("bad injection plan magic %#lx", p->magic);
+	plan = p;
+	if (p->seed)
+		rng_state = p->seed;
+}
+
+static uint64_t rng_next(void)
+{
+	/* xorshift64* */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+/* site < 0: a boot-time allocation that must never be injected. */
+int should_fail(int site)
+{
+	if (site < 0 || site >= COWVMM_SITE_COUNT)
+		return 0;
+	struct cowvmm_inject_rule *r = &plan->rule[plan->any_site ? 0 : site];
+	uint64_t n = ++r->calls;
+	int fail = 0;
+	switch (r->mode) {
+	case COWVMM_INJ_NTH:
+		fail = n == r->nth;
+		break;
+	case COWVMM_INJ_FROM_NTH:
+		fail = n >= r->nth;
+		break;
+	case COWVMM_INJ_EVERY_NTH:
+		fail = r->nth && n % r->nth == 0;
+		break;
+	case COWVMM_INJ_RANDOM:
+		fail = rng_next() % 1000000u < r->ppm;
+		break;
+	default:
+		break;
+	}
+	if (fail)
+		r->injected++;
+	return fail;
+}
+
+/* SYS_failnth: site -1 counts all sites together.  Arming restarts the call
+ * count; mode OFF disarms and returns how many failures were injected. */
+long inject_arm(int site, int mode, uint64_t nth)
+{
+	if (plan != &builtin)
+		return -EBUSY;
+	if (site < -1 || site >= COWVMM_SITE_COUNT || mode < 0 || mode > (int)COWVMM_INJ_RANDOM)
+		return -EINVAL;
+	struct cowvmm_inject_rule *r = &builtin.rule[site < 0 ? 0 : site];
+	if (mode == COWVMM_INJ_OFF) {
+		long injected = (long)r->injected;
+		memset(r, 0, sizeof(*r));
+		if (site < 0)
+			builtin.any_site = 0;
+		return injected;
+	}
+	builtin.any_site = site < 0;
+	memset(r, 0, sizeof(*r));
+	r->mode = (uint32_t)mode;
+	r->nth = nth;
+	r->ppm = mode == COWVMM_INJ_RANDOM ? (uint32_t)MIN(nth, 1000000ull) : 0;
+	return 0;
+}

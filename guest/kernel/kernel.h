@@ -1,0 +1,89 @@
+/* guest/kernel/kernel.h — declarations shared by every kernel file: basics, console, assertions, boot data. */
+#ifndef GUEST_KERNEL_H
+#define GUEST_KERNEL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cowvmm/abi.h"
+#include "syscall.h"
+
+#define PAGE_SIZE 4096ull
+#define PAGE_SHIFT 12
+#define PAGE_DOWN(x) ((uint64_t)(x) & ~(PAGE_SIZE - 1))
+#define PAGE_UP(x) (((uint64_t)(x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Lowest non-user address: user pointers must lie entirely below it. */
+#define USER_TOP 0x0000800000000000ull
+
+/* Kernel virtual <-> guest physical.  Everything the kernel allocates at run
+ * time is reached through the direct map; the image itself through KERNEL_BASE. */
+static inline void *phys_to_virt(uint64_t pa)
+{
+	return (void *)(COWVMM_DIRECT_MAP_BASE + pa);
+}
+uint64_t virt_to_phys(const void *va);
+
+#ifdef __FILE_NAME__
+#define KFILE __FILE_NAME__
+#else
+#define KFILE __FILE__
+#endif
+
+/* Kernel bugs end the run with a report the VMM prints. */
+_Noreturn void assert_fail(const char *file, int line, const char *expr);
+_Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define KASSERT(e) ((e) ? (void)0 : assert_fail(KFILE, __LINE__, #e))
+#define panic(...) panic_at(KFILE, __LINE__, __VA_ARGS__)
+#define BUG() panic("BUG")
+
+/* Console (hypercall) output. */
+int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void console_write(const char *buf, uint64_t len);
+#define kdebug(...) do { if (boot.flags & COWVMM_BOOT_F_VERBOSE) kprintf(__VA_ARGS__); } while (0)
+
+/* Shared library (guest/lib): formatting and memory helpers. */
+int vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+int snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strncpy_safe(char *d, const char *s, size_t n);
+long atol(const char *s);
+
+/* A copy of the VMM's boot info, taken before anything can overwrite it. */
+extern struct cowvmm_boot_info boot;
+extern struct cowvmm_guest_stats stats;
+
+/* Hypercalls (hypercall.c): arg must live in the kernel image (GPA < 4 GiB). */
+void hypercall(unsigned nr, void *arg);
+_Noreturn void hc_exit(uint64_t status);
+void describe_to_vmm(void);
+uint32_t checkpoint(uint32_t cp, int pid, int pid2, uint32_t label,
+		    uint64_t va, uint64_t frame_old, uint64_t frame_new);
+int audit_enabled(void);
+int inject_point(uint32_t cp, int pid, uint64_t va);
+
+/* Fault injection at allocation sites (inject.c). */
+int should_fail(int site);
+void inject_init(void);
+long inject_arm(int site, int mode, uint64_t nth);
+
+/* Boot stages. */
+void gdt_init(void);
+void idt_init(void);
+void syscall_init(void);
+void tss_set_rsp0(uint64_t rsp0);
+extern uint64_t cpu_kstack_top; /* kernel stack for the `syscall` entry */
+int ktest_run(const char *cmdline);
+
+#endif

@@ -1,0 +1,102 @@
+/* guest/kernel/mm.h — physical frames with reference counts, page tables, and address-space regions. */
+#ifndef GUEST_MM_H
+#define GUEST_MM_H
+
+#include "kernel.h"
+
+typedef uint64_t pte_t;
+
+#define PTE_P COWVMM_PTE_P
+#define PTE_RW COWVMM_PTE_RW
+#define PTE_US COWVMM_PTE_US
+#define PTE_A COWVMM_PTE_A
+#define PTE_D COWVMM_PTE_D
+#define PTE_PS COWVMM_PTE_PS
+#define PTE_COW COWVMM_PTE_COW
+#define PTE_ZERO COWVMM_PTE_ZERO
+#define PTE_NX COWVMM_PTE_NX
+#define PTE_ADDR COWVMM_PTE_ADDR
+
+/* x86 #PF error-code bits. */
+#define PF_P (1u << 0)    /* the page was present (protection fault) */
+#define PF_W (1u << 1)    /* write access */
+#define PF_U (1u << 2)    /* from user mode */
+#define PF_I (1u << 4)    /* instruction fetch */
+
+/* ---- frames (frame.c) ------------------------------------------------------
+ * refcount[f] counts EVERY reference to frame f: one per PTE mapping it in any
+ * address space plus one per kernel pin (pins[f] counts those separately).
+ * Frames the kernel owns outright (page tables, kernel stacks, pipe buffers,
+ * the zero frame) are allocated pinned: refcount 1, pins 1.  A free frame has
+ * refcount 0.  So refcount == 1 means "exactly one PTE and nothing else". */
+extern uint32_t *frame_refcount;
+extern uint32_t *frame_pins;
+extern uint64_t nframes, first_frame, free_frames, total_frames;
+extern uint64_t zero_frame_pa;
+
+void frames_init(uint64_t ram_size, uint64_t kernel_end);
+uint64_t frame_alloc(int site);        /* refcount 1 (the caller's reference), 0 on failure */
+uint64_t frame_alloc_zeroed(int site);
+void frame_get(uint64_t pa);           /* one more reference */
+void frame_put(uint64_t pa);           /* drop one; frees at 0 */
+uint64_t kpage_alloc(int site);        /* zeroed, pinned kernel frame */
+void kpage_free(uint64_t pa);
+void frame_pin(uint64_t pa);           /* kernel reference to a user frame */
+void frame_unpin(uint64_t pa);
+static inline uint32_t frame_ref(uint64_t pa) { return frame_refcount[pa >> PAGE_SHIFT]; }
+void copy_frame(uint64_t dst, uint64_t src);
+
+/* ---- page tables (vm.c) --------------------------------------------------- */
+extern uint64_t kernel_pml4_pa;
+void kvm_init(void);                   /* the kernel's own tables; kernel half shared by all */
+pte_t *walk(uint64_t pml4, uint64_t va, int alloc, int *oom);
+uint64_t pml4_create(void);            /* user half empty, kernel half shared; 0 if no memory */
+void free_user_tables(uint64_t pml4);  /* drops every leaf reference, frees every table */
+int map_page(uint64_t pml4, uint64_t va, uint64_t pa, uint64_t flags); /* 0 / -ENOMEM */
+void unmap_range(uint64_t pml4, uint64_t start, uint64_t end);
+uint64_t count_user_pages(uint64_t pml4);
+uint64_t kstack_va(int slot, int page);
+void kstack_map(uint64_t va, uint64_t pa);   /* pa 0 unmaps */
+
+/* ---- regions (vma.c): what the process may do with an address ------------ */
+enum region_kind { RK_TEXT, RK_RODATA, RK_DATA, RK_HEAP, RK_STACK, RK_MMAP };
+struct region {
+	uint64_t start, end; /* [start, end), page aligned */
+	uint32_t prot;       /* PROT_READ | PROT_WRITE | PROT_EXEC_K */
+	uint32_t kind;       /* enum region_kind */
+};
+#define PROT_EXEC_K 4u
+#define NREGION 32
+
+struct mm {
+	uint64_t pml4;       /* physical root; 0 once released */
+	struct region reg[NREGION];
+	int nreg;
+	uint64_t heap_start, brk;
+	uint64_t mmap_next;
+};
+
+struct region *region_find(struct mm *mm, uint64_t va);
+int region_add(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot, uint32_t kind);
+int region_remove(struct mm *mm, uint64_t start, uint64_t end);
+int region_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot);
+uint64_t leaf_flags(uint32_t prot);    /* PTE flags for a private page of a region */
+
+/* ---- address spaces (mm.c) ------------------------------------------------ */
+int mm_init(struct mm *mm);                         /* empty address space */
+void mm_release(struct mm *mm);                     /* give back every frame */
+int copy_mm(struct mm *dst, struct mm *src);        /* fork: share everything COW */
+
+/* ---- faults (fault.c) ----------------------------------------------------- */
+enum fault_result { FAULT_OK, FAULT_SEGV, FAULT_OOM };
+struct proc;
+int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err);
+
+/* ---- user copies (uaccess.c / uaccess.S) ---------------------------------- */
+int copy_to_user(uint64_t udst, const void *src, uint64_t n);   /* 0 / -EFAULT */
+int copy_from_user(void *dst, uint64_t usrc, uint64_t n);
+int strncpy_from_user(char *dst, uint64_t usrc, uint64_t n);    /* length or -EFAULT/-EINVAL */
+long copy_user_raw(void *dst, const void *src, uint64_t n);     /* asm: faults are fixed up */
+extern char copy_user_begin[], copy_user_end[], copy_user_fixup[];
+
+#endif

@@ -1,0 +1,115 @@
+/* guest/kernel/proc.h — processes: the table the VMM reads, trap frames, scheduling, files. */
+#ifndef GUEST_PROC_H
+#define GUEST_PROC_H
+
+#include "kernel.h"
+#include "mm.h"
+
+/* Registers saved on the kernel stack by every trap and system-call entry
+ * (layout fixed by trapasm.S).  Returning to user mode pops it with iretq. */
+struct trapframe {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+#define VEC_SYSCALL 0x100
+
+/* Callee-saved registers switched by swtch(); rip is swtch's return address. */
+struct context {
+	uint64_t r15, r14, r13, r12, rbx, rbp, rip;
+};
+
+#define NPROC 64
+#define NOFILE 16
+#define NPIN 8
+#define KSTACK_PAGES 2
+#define KSTACK_SIZE (KSTACK_PAGES * PAGE_SIZE)
+
+struct file;
+struct fdtable {
+	int used;
+	struct file *fd[NOFILE];
+};
+
+/* The first fields are read by the VMM through struct cowvmm_proc_layout. */
+struct proc {
+	int32_t pid;            /* 0 = free slot */
+	int32_t ppid;
+	uint32_t state;         /* COWVMM_PSTATE_* */
+	uint32_t pad0;
+	uint64_t cr3;           /* page-table root, 0 when the address space is gone */
+	char name[16];
+	/* --- kernel-private below --- */
+	struct proc *parent;
+	struct mm mm;
+	struct context *ctx;    /* saved by swtch() */
+	uint64_t kstack;        /* base virtual address (KSTACK_SIZE bytes) */
+	uint64_t kstack_pa[KSTACK_PAGES];
+	struct trapframe *tf;   /* user registers at the top of the kernel stack */
+	struct fdtable *files;
+	uint64_t sighand[NSIG]; /* per-signal handler: 0 default, 1 ignore */
+	void *chan;             /* sleeping on */
+	int killed;             /* signal that ends it at the next return to user */
+	int xstatus;            /* wait status once a zombie */
+	uint64_t pinned[NPIN];  /* frames this process pinned (SYS_pin) */
+	uint8_t fxstate[512] __attribute__((aligned(16))); /* user FPU/SSE state */
+} __attribute__((aligned(64)));
+
+extern struct proc proctab[NPROC];
+extern struct proc *curproc;
+extern uint8_t fx_default[512];
+
+/* proc.c */
+int proc_alloc(struct proc **out);     /* EMBRYO slot with pid and kernel stack; -EAGAIN/-ENOMEM */
+void proc_free(struct proc *p);        /* give back slot and kernel stack */
+struct proc *proc_find(int pid);
+void proc_set_name(struct proc *p, const char *name);
+struct proc *initproc(void);
+
+/* sched.c */
+_Noreturn void scheduler_start(struct proc *first);
+void schedule(void);                   /* run something else; current state already set */
+void sleep_on(void *chan);
+void wakeup(void *chan);
+void yield_cpu(void);
+void swtch(struct context **old, struct context *new);
+void forkret(void);
+
+/* fork.c / exit.c / exec.c */
+int do_fork(void);
+_Noreturn void do_exit(int wstatus);
+int do_waitpid(int pid, uint64_t ustatus, int options);
+int do_kill(int pid, int sig);
+void kill_proc(struct proc *p, int sig);
+int exec_program(struct proc *p, const char *name, int argc, char **argv);
+_Noreturn void user_init(const char *cmdline);
+int program_exists(const char *name);
+
+/* files (file.c / pipe.c) */
+enum file_type { FT_NONE, FT_CONSOLE, FT_PIPE };
+struct pipe;
+struct file {
+	int type;
+	int ref;
+	int readable, writable;
+	struct pipe *pipe;
+};
+struct file *file_alloc(void);
+struct file *file_dup(struct file *f);
+void file_close(struct file *f);
+long file_read(struct file *f, uint64_t ubuf, uint64_t n);
+long file_write(struct file *f, uint64_t ubuf, uint64_t n);
+struct fdtable *fdtable_alloc(void);
+void fdtable_free(struct fdtable *t);  /* closes every fd */
+int fd_install(struct proc *p, struct file *f);
+int pipe_alloc(struct file **rf, struct file **wf);
+void pipe_close(struct pipe *p, int writable);
+long pipe_read(struct pipe *p, uint64_t ubuf, uint64_t n);
+long pipe_write(struct pipe *p, uint64_t ubuf, uint64_t n);
+
+/* syscall.c */
+void syscall_dispatch(struct trapframe *tf);
+void return_to_user_checks(struct trapframe *tf);
+
+#endif

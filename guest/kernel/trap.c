@@ -1,0 +1,170 @@
+/* guest/kernel/trap.c — the IDT and trap dispatch: page faults, user exceptions as signals, everything else a crash report. */
+#include "kernel.h"
+#include "mm.h"
+#include "proc.h"
+#include "x86.h"
+
+struct idt_gate {
+	uint16_t off0, sel;
+	uint8_t ist, type;
+	uint16_t off1;
+	uint32_t off2, zero;
+} __attribute__((packed));
+
+static struct idt_gate idt[256];
+extern uint64_t vectors[256];
+
+#define VEC_DE 0
+#define VEC_BP 3
+#define VEC_UD 6
+#define VEC_DF 8
+#define VEC_GP 13
+#define VEC_PF 14
+
+void idt_init(void)
+{
+	for (int v = 0; v < 256; v++) {
+		uint64_t h = vectors[v];
+		idt[v].off0 = h & 0xffff;
+		idt[v].sel = 0x08;
+		idt[v].ist = v == VEC_DF ? 1 : 0;
+		/* interrupt gate (IF cleared on entry); int3 callable from user */
+		idt[v].type = v == VEC_BP ? 0xee : 0x8e;
+		idt[v].off1 = (h >> 16) & 0xffff;
+		idt[v].off2 = h >> 32;
+		idt[v].zero = 0;
+	}
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) p = { sizeof(idt) - 1, (uint64_t)idt };
+	__asm__ volatile("lidt %0" : : "m"(p));
+}
+
+static struct cowvmm_hc_crash crash;
+
+static void regs_from_tf(struct cowvmm_regs *r, const struct trapframe *tf)
+{
+	r->rax = tf->rax; r->rbx = tf->rbx; r->rcx = tf->rcx; r->rdx = tf->rdx;
+	r->rsi = tf->rsi; r->rdi = tf->rdi; r->rbp = tf->rbp;
+	r->r8 = tf->r8; r->r9 = tf->r9; r->r10 = tf->r10; r->r11 = tf->r11;
+	r->r12 = tf->r12; r->r13 = tf->r13; r->r14 = tf->r14; r->r15 = tf->r15;
+	r->rip = tf->rip; r->rflags = tf->rflags; r->cs = tf->cs;
+	/* the CPU always pushes SS:RSP in 64-bit mode */
+	r->rsp = tf->rsp; r->ss = tf->ss;
+	r->cr0 = read_cr0(); r->cr2 = read_cr2(); r->cr3 = read_cr3(); r->cr4 = read_cr4();
+}
+
+/* An exception the kernel cannot explain: hand the whole frame to the VMM. */
+_Noreturn static void crash_exception(const struct trapframe *tf)
+{
+	static const char *const names[32] = {
+		"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+		"#BR bound range", "#UD invalid opcode", "#NM device not available",
+		"#DF double fault", "coprocessor overrun", "#TS invalid TSS",
+		"#NP segment not present", "#SS stack fault", "#GP general protection",
+		"#PF page fault", "reserved", "#MF x87", "#AC alignment check",
+		"#MC machine check", "#XM SIMD", "#VE virtualization", "#CP control protection",
+	};
+	memset(&crash, 0, sizeof(crash));
+	crash.kind = COWVMM_CRASH_EXCEPTION;
+	crash.vector = (uint32_t)tf->vector;
+	crash.error_code = tf->error;
+	const char *n = tf->vector < 32 && names[tf->vector] ? names[tf->vector] : "unexpected vector";
+	crash.msg_gpa = virt_to_phys(n);
+	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
+	regs_from_tf(&crash.regs, tf);
+	kprintf("kernel: unhandled %s (vector %lu, error %#lx) at rip %#lx, cr2 %#lx\n",
+		n, tf->vector, tf->error, tf->rip, crash.regs.cr2);
+	hypercall(COWVMM_HC_CRASH, &crash);
+	halt_forever();
+}
+
+_Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
+{
+	static char msg[COWVMM_STRING_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kprintf("kernel panic at %s:%d: %s\n", file, line, msg);
+	memset(&crash, 0, sizeof(crash));
+	crash.kind = COWVMM_CRASH_PANIC;
+	crash.file_gpa = virt_to_phys(file);
+	crash.msg_gpa = virt_to_phys(msg);
+	crash.line = (uint64_t)line;
+	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
+	crash.regs.cr0 = read_cr0(); crash.regs.cr2 = read_cr2();
+	crash.regs.cr3 = read_cr3(); crash.regs.cr4 = read_cr4();
+	hypercall(COWVMM_HC_CRASH, &crash);
+	halt_forever();
+}
+
+/* User-mode exceptions other than #PF end the process with the signal Linux sends. */
+static const struct { uint8_t vector, sig; } user_signals[] = {
+	{ VEC_DE, 8 /* SIGFPE */ }, { 1, 5 /* SIGTRAP */ }, { VEC_BP, 5 /* SIGTRAP */ },
+	{ 4, SIGSEGV }, { 5, SIGSEGV }, { VEC_UD, 4 /* SIGILL */ }, { 12, SIGBUS },
+	{ VEC_GP, SIGSEGV }, { 16, 8 /* SIGFPE */ }, { 17, SIGBUS }, { 19, 8 /* SIGFPE */ },
+};
+
+static void page_fault(struct trapframe *tf)
+{
+	uint64_t va = read_cr2();
+	uint32_t err = (uint32_t)tf->error;
+	int user = (tf->cs & 3) == 3;
+
+	if (!user) {
+		/* Only the user-copy routine may touch user memory: resolve the
+		 * fault as if the process had made the access (so a kernel write
+		 * into a COW page breaks COW), or make the copy return -EFAULT. */
+		if (curproc && tf->rip >= (uint64_t)copy_user_begin && tf->rip < (uint64_t)copy_user_end &&
+		    va < USER_TOP) {
+			int r = handle_mm_fault(curproc, va, err | PF_U);
+			if (r == FAULT_OK)
+				return;
+			if (r == FAULT_OOM) {
+				stats.oom_kills++;
+				kill_proc(curproc, SIGKILL);
+			}
+			tf->rip = (uint64_t)copy_user_fixup;
+			return;
+		}
+		crash_exception(tf);
+	}
+	switch (handle_mm_fault(curproc, va, err)) {
+	case FAULT_OK:
+		break;
+	case FAULT_OOM:
+		kprintf("kernel: pid %d (%s): out of memory at %#lx: killed\n", curproc->pid, curproc->name, va);
+		stats.oom_kills++;
+		kill_proc(curproc, SIGKILL);
+		break;
+	default:
+		kprintf("kernel: pid %d (%s): segfault at %#lx rip %#lx error %#x\n", curproc->pid, curproc->name, va, tf->rip, err);
+		stats.segv_kills++;
+		kill_proc(curproc, SIGSEGV);
+		break;
+	}
+}
+
+void trap(struct trapframe *tf)
+{
+	int user = (tf->cs & 3) == 3;
+
+	if (tf->vector == VEC_PF) {
+		page_fault(tf);
+	} else if (tf->vector >= 32) {
+		/* No device interrupts are configured; a stray one is ignored. */
+		return;
+	} else if (user && curproc) {
+		int sig = SIGSEGV;
+		for (size_t i = 0; i < ARRAY_SIZE(user_signals); i++)
+			if (user_signals[i].vector == tf->vector)
+				sig = user_signals[i].sig;
+		kprintf("kernel: pid %d (%s): exception %lu at rip %#lx: signal %d\n", curproc->pid, curproc->name, tf->vector, tf->rip, sig);
+		if (sig == SIGSEGV)
+			stats.segv_kills++;
+		kill_proc(curproc, sig);
+	} else {
+		crash_exception(tf);
+	}
+	if (user)
+		return_to_user_checks(tf);
+}

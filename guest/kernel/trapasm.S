@@ -1,0 +1,129 @@
+/* guest/kernel/trapasm.S — exception/interrupt stubs and the syscall entry, all building one trap frame. */
+
+/* Push the general registers in the order of struct trapframe (r15 lowest). */
+.macro SAVE_REGS
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %rbp
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+.endm
+
+	.text
+/* Vectors whose CPU frame carries an error code: 8 10 11 12 13 14 17 21 29 30.
+ * Every other stub pushes a zero so the frame layout is the same for all. */
+.macro VECTOR n
+	.balign 16
+vector\n:
+	.if (\n == 8) || (\n >= 10 && \n <= 14) || (\n == 17) || (\n == 21) || (\n == 29) || (\n == 30)
+	.else
+	pushq $0
+	.endif
+	pushq $\n
+	jmp alltraps
+.endm
+
+	.globl vector0
+.altmacro
+.set i, 0
+.rept 256
+	VECTOR %i
+	.set i, i + 1
+.endr
+
+alltraps:
+	cld
+	SAVE_REGS
+	mov %rsp, %rdi
+	call trap
+	.globl trapret
+trapret:
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rbp
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	add $16, %rsp           /* vector and error code */
+	iretq
+
+/* `syscall` leaves the user RIP in RCX, RFLAGS in R11, and the user RSP
+ * untouched; FMASK has cleared IF/DF/TF/AC.  Build a full trap frame on the
+ * task's kernel stack so fork, signals and the exit path see one format, then
+ * leave through iretq like any trap (the child of fork starts there too). */
+	.globl syscall_entry
+syscall_entry:
+	mov %rsp, syscall_user_rsp(%rip)
+	mov cpu_kstack_top(%rip), %rsp
+	pushq $0x1b                    /* user SS */
+	pushq syscall_user_rsp(%rip)   /* user RSP */
+	pushq %r11                     /* user RFLAGS */
+	pushq $0x23                    /* user CS */
+	pushq %rcx                     /* user RIP */
+	pushq $0                       /* error code */
+	pushq $0x100                   /* VEC_SYSCALL */
+	SAVE_REGS
+	mov %rsp, %rdi
+	call syscall_dispatch
+	jmp trapret
+
+/* A forked child's first switch lands here with its trap frame on top. */
+	.globl forkret
+forkret:
+	jmp trapret
+
+/* void swtch(struct context **old, struct context *new) */
+	.globl swtch
+swtch:
+	pushq %rbp
+	pushq %rbx
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	mov %rsp, (%rdi)
+	mov %rsi, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	ret
+
+	.data
+	.balign 8
+syscall_user_rsp:
+	.quad 0
+	.section .rodata
+	.balign 8
+	.globl vectors
+vectors:
+.macro VECADDR n
+	.quad vector\n
+.endm
+.set i, 0
+.rept 256
+	VECADDR %i
+	.set i, i + 1
+.endr
+	.section .note.GNU-stack, "", @progbits
