@@ -18,6 +18,10 @@ AM_TESTS_ENVIRONMENT = \
 # Shared helpers for the shell test batches.
 EXTRA_DIST += tests/lib.sh
 
+# tools/kvm-run itself: skip rules, direct mode, and one boot of the emulated mode.
+TESTS += tests/kvm-run-selftest.sh
+EXTRA_DIST += tests/kvm-run-selftest.sh
+
 # Unit tests (no KVM): see tests/unit/local.mk.
 include tests/unit/local.mk
 # KVM batches: see tests/kvm/local.mk.

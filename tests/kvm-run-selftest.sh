@@ -1,0 +1,99 @@
+#!/bin/sh
+# kvm-run-selftest.sh — TAP checks of tools/kvm-run: skip rules, direct mode, emulated mode.
+#
+# The emulated checks boot the real QEMU/TCG machine (about 5-10 s each); when
+# QEMU or the guest kernel cannot be had they are skipped, except with CI=true.
+
+top=${TOP_SRCDIR:-${srcdir:-$(dirname "$0")/..}}
+KR="sh $top/tools/kvm-run"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvm-run-selftest.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+check() { # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
+	local d=$1; shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+# run NAME KVM-RUN-ARGS...: runs kvm-run, keeping stdout, stderr, status in $tmp/NAME.*
+run() {
+	local name=$1; shift
+	$KR "$@" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err"
+	echo $? >"$tmp/$name.rc"
+}
+rc_is() { [ "$(cat "$tmp/$1.rc")" = "$2" ] || { echo "# $1: status $(cat "$tmp/$1.rc"), expected $2"; sed 's/^/# /' "$tmp/$1.err"; return 1; }; }
+out_is() { [ "$(cat "$tmp/$1.out")" = "$2" ] || { echo "# $1 stdout:"; sed 's/^/#   /' "$tmp/$1.out"; return 1; }; }
+err_has() { grep -q -- "$2" "$tmp/$1.err" || { echo "# $1 stderr lacks '$2':"; sed 's/^/#   /' "$tmp/$1.err"; return 1; }; }
+
+echo "1..18"
+
+# --- Interface and skip rules (no boot) ---------------------------------------
+run help --help
+help_ok() { rc_is help 0 && grep -q -- '--tap' "$tmp/help.out" && grep -q -- '--icount' "$tmp/help.out"; }
+check "--help documents the options" help_ok
+run nocmd --mode direct
+check "no command: usage error, status 2" rc_is nocmd 2
+
+export COWVMM_QEMU=/nonexistent/qemu-system-x86_64
+CI= run skip_plain --mode emulated -- true
+check "unreachable KVM, not CI: status 77" rc_is skip_plain 77
+CI= run skip_tap --tap --mode emulated -- true
+check "unreachable KVM, --tap, not CI: TAP skip plan, status 0" \
+	sh -c "grep -q '^1\.\.0 # SKIP .*qemu-system-x86' '$tmp/skip_tap.out' && [ \$(cat '$tmp/skip_tap.rc') = 0 ]"
+CI=true run bail_tap --tap --mode emulated -- true
+check "unreachable KVM, --tap, CI=true: Bail out!, status 1" \
+	sh -c "grep -q '^Bail out! .*qemu-system-x86' '$tmp/bail_tap.out' && [ \$(cat '$tmp/bail_tap.rc') = 1 ]"
+CI=true run bail_plain --mode emulated -- true
+check "unreachable KVM, CI=true: status 1" rc_is bail_plain 1
+unset COWVMM_QEMU
+
+# --- Direct mode ----------------------------------------------------------------
+if [ -c /dev/kvm ] && (: <>/dev/kvm) 2>/dev/null; then
+	run direct --mode direct -- sh -c 'echo out; echo err >&2; exit 3'
+	check "direct: exit status 3 passed through" rc_is direct 3
+	check "direct: stdout and stderr kept apart" sh -c "[ \"\$(cat '$tmp/direct.out')\" = out ] && grep -qx err '$tmp/direct.err'"
+else
+	skip "direct: /dev/kvm cannot be opened here"
+	skip "direct: /dev/kvm cannot be opened here"
+fi
+
+# --- Emulated mode: one boot checks status, streams, env, cwd, files, /dev/kvm ------
+mkdir "$tmp/cwd"
+emulated() {
+	cd "$tmp/cwd" || return
+	export KVMRUN_SELFTEST_VAR="it's \"quoted\" \$here"
+	run emu --mode emulated --timeout 300 -- sh -c '
+			echo "var=$KVMRUN_SELFTEST_VAR"
+			echo "cwd=$(pwd)"
+			[ -c /dev/kvm ] && (: <>/dev/kvm) && echo kvm=rw
+			echo "stderr line" >&2
+			echo written >"$PWD/from-inside"
+			echo "arg=$1"
+			exit 3' selftest "arg with 'space'"
+}
+(emulated)
+if [ "$(cat "$tmp/emu.rc")" = 77 ] && [ "${CI:-}" != true ]; then
+	reason=$(tail -n 1 "$tmp/emu.err")
+	for i in 1 2 3 4 5 6 7 8 9 10; do skip "emulated: $reason"; done
+	exit 0
+fi
+check "emulated: exit status 3 passed through" rc_is emu 3
+check "emulated: mode announced on stderr" err_has emu 'running inside QEMU/TCG with nested SVM'
+check "emulated: environment variable kept, quoting intact" \
+	grep -qx "var=it's \"quoted\" \$here" "$tmp/emu.out"
+check "emulated: arguments kept, quoting intact" grep -qx "arg=arg with 'space'" "$tmp/emu.out"
+check "emulated: working directory kept" grep -qx "cwd=$tmp/cwd" "$tmp/emu.out"
+check "emulated: /dev/kvm is there and opens read-write" grep -qx "kvm=rw" "$tmp/emu.out"
+check "emulated: stderr on stderr, not on stdout" \
+	sh -c "grep -qx 'stderr line' '$tmp/emu.err' && ! grep -q 'stderr line' '$tmp/emu.out'"
+check "emulated: no kernel log on stdout" sh -c "[ \$(wc -l <'$tmp/emu.out') = 4 ]"
+check "emulated: a file written inside lands on the host" grep -qx written "$tmp/cwd/from-inside"
+
+# A hang inside becomes status 124 outside, promptly.
+t0=$(date +%s)
+run hang --mode emulated --timeout 15 -- sleep 1000
+t=$(( $(date +%s) - t0 ))
+check "emulated: --timeout 15 on a hang gives 124 in ${t}s with a message" \
+	sh -c "[ \$(cat '$tmp/hang.rc') = 124 ] && [ $t -lt 60 ] && grep -q 'timed out after 15 s' '$tmp/hang.err'"
