@@ -84,6 +84,7 @@ static void usage(FILE *f, const char *argv0)
 		DEFAULT_TIMEOUT, DEFAULT_SEED, argv0, argv0, argv0, argv0);
 	fputc('\n', f);
 	inject_usage(f);
+	inspect_usage(f);
 }
 
 static int usage_error(const char *argv0, const char *fmt, const char *arg)
@@ -157,10 +158,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "bench-peer", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		INSPECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
-	int c;
+	int c, r;
 	opterr = 0; /* our own messages, with the "vmm: " prefix */
 	/* '+': stop at the first non-option, which is the guest program. */
 	while ((c = getopt_long(argc, argv, "+k:m:t:qhV", longopts, NULL)) != -1) {
@@ -210,6 +212,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			printf("vmm (%s) %s, guest ABI %u\n", PACKAGE_NAME, PACKAGE_VERSION, COWVMM_ABI_VERSION);
 			exit(VMM_EXIT_OK);
 		default:
+			if ((r = inspect_option(c, optarg)) >= 0) {
+				if (r)
+					return r;
+				break;
+			}
 			return usage_error(argv[0], "unknown option or missing argument: %s",
 					   argv[optind - 1]);
 		}
@@ -266,7 +273,8 @@ int main(int argc, char **argv)
 	boot_setup_cpu(&vm, vm.kernel.entry);
 	bench_setup(&vm, &o.bench);
 	/* A timing run: no checkpoints in timed loops (and no dirty logging). */
-	boot_write_info(&vm, o.seed, o.bench.enabled ? COWVMM_BOOT_F_BENCH : 0, o.cmdline);
+	boot_write_info(&vm, o.seed, (o.bench.enabled ? COWVMM_BOOT_F_BENCH : 0) | inspect_boot_flags(),
+			o.cmdline);
 	st = inject_install(&vm, o.seed);
 	if (st)
 		goto out;
@@ -274,6 +282,7 @@ int main(int argc, char **argv)
 	st = vm_run(&vm);
 	watchdog_stop();
 	inject_report(&vm);
+	st = inspect_finish(&vm, st);
 	if (o.bench.enabled) {
 		fflush(stdout);
 		int bst = bench_finish(&vm, stdout);

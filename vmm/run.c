@@ -133,6 +133,7 @@ int vm_run(struct vm *vm)
 			return VMM_EXIT_CRASH;
 		}
 		inject_on_exit(vm);
+		inspect_count_exit(vm);
 		uint32_t reason = vm->run->exit_reason;
 		exit_handler h = on_unknown;
 		if (reason < sizeof exit_table / sizeof exit_table[0] && exit_table[reason])

@@ -441,4 +441,79 @@ const char *audit_checkpoint_name(uint32_t cp);
 /* One line "kind: pid P va V: detail (PTE ..., frame ...)" into buf. */
 const char *audit_format(const struct audit_violation *v, char *buf, size_t n);
 
+/* ===========================================================================
+ * inspect.c — HC_INSPECT and the audit options of a run.  At each checkpoint:
+ * apply a --mutate (once), audit, cross-check the walker against
+ * KVM_TRANSLATE when the audited CR3 is the vCPU's, take --dump-pt / --dot
+ * snapshots, write the verdict back, and end the run with
+ * VMM_EXIT_GUEST_FAIL on a violation (unless --audit-continue).
+ * ========================================================================= */
+struct inspect_opts {
+	bool audit;              /* checkpoints audited (COWVMM_BOOT_F_AUDIT) */
+	bool keep_going;         /* --audit-continue: count violations, do not stop */
+	bool quiet;              /* -q: no end-of-run summary unless a violation */
+	const char *report_path; /* --report FILE: JSON */
+	const char *dump_pt;     /* --dump-pt PID|all[@WHEN] */
+	const char *dot_dir;     /* --dot DIR */
+	const char *mutate;      /* --mutate KIND */
+};
+extern struct inspect_opts inspect_opts;
+
+/* getopt_long entries (values >= 0x4100) and their handler: returns 0 when
+ * handled, VMM_EXIT_USAGE on a bad argument, -1 when `c` is not ours. */
+#define INSPECT_LONGOPTS \
+	{ "audit", no_argument, NULL, 0x4100 }, \
+	{ "no-audit", no_argument, NULL, 0x4101 }, \
+	{ "audit-continue", no_argument, NULL, 0x4102 }, \
+	{ "report", required_argument, NULL, 0x4103 }, \
+	{ "dump-pt", required_argument, NULL, 0x4104 }, \
+	{ "dot", required_argument, NULL, 0x4105 }, \
+	{ "mutate", required_argument, NULL, 0x4106 }
+int inspect_option(int c, const char *arg);
+void inspect_usage(FILE *f);          /* the --help lines of these options */
+uint32_t inspect_boot_flags(void);    /* COWVMM_BOOT_F_AUDIT when auditing */
+void inspect_count_exit(struct vm *vm); /* after every KVM_RUN: exit-reason counts */
+/* After vm_run(): dump, text summary, JSON report; returns the final status
+ * (VMM_EXIT_USAGE if the report cannot be written). */
+int inspect_finish(struct vm *vm, int status);
+
+/* ===========================================================================
+ * report.c — what a run's audits found: checkpoint counts, violations, the
+ * per-process page summary, exit-reason counts; as text and as versioned
+ * JSON (doc/report-schema.md).  One report per process (static state).
+ * ========================================================================= */
+#define REPORT_SCHEMA_VERSION 1
+void report_checkpoint(const struct cowvmm_hc_inspect *cp, const struct audit *a);
+void report_exit(uint32_t kvm_exit_reason, int hypercall); /* hypercall nr or -1 */
+void report_text(FILE *f, const struct vm *vm, int status);
+int report_json(const char *path, const struct vm *vm, int status); /* 0 or -errno */
+
+/* ===========================================================================
+ * ptdump.c — page tables as text: per process, QEMU `info mem` style merged
+ * ranges, then `info tlb` style pages with the COW flag and the frame's
+ * refcount/pins.  `which` is a pid or -1 for every live process.
+ * ========================================================================= */
+void ptdump(FILE *f, struct audit *a, int which);
+
+/* ===========================================================================
+ * dot.c — Graphviz pictures of two processes' page-table trees and the frames
+ * they reach (runs of pages collapsed, shared COW frames highlighted, the
+ * page at `va` marked).  Writes DIR/NAME.dot and, when `dot` is on PATH,
+ * DIR/NAME.svg.  Returns 0 or -errno.
+ * ========================================================================= */
+int dot_write(const char *dir, const char *name, const char *title, struct audit *a,
+	      int pid, int pid2, uint64_t va);
+
+/* ===========================================================================
+ * mutate.c — test the auditor: break one invariant in guest memory the way a
+ * buggy kernel would (a shared COW frame made writable, a reference leaked or
+ * dropped, a PTE pointed at a free frame).  Applied once, at the first fork
+ * checkpoint, on the parent's first COW page.
+ * ========================================================================= */
+bool mutate_kind_valid(const char *kind);
+/* Returns true (and says what it did in what[n]) if applied. */
+bool mutate_apply(struct audit *a, const char *kind, const struct cowvmm_hc_inspect *cp,
+		  char *what, size_t n);
+extern const char *const mutate_kinds[]; /* NULL-terminated */
+
 #endif /* COWVMM_VMM_H */

@@ -1,0 +1,186 @@
+/* vmm/dot.c — Graphviz pictures of two processes' page-table trees and the frames they map (runs collapsed, COW sharing highlighted). */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "audit_int.h"
+
+extern char **environ;
+
+#define MAX_RUNS 48 /* frame-run nodes per process; the rest is summarized */
+
+static const char *const level_names[5] = { "", "PT", "PD", "PDPT", "PML4" };
+
+/* A run of pages: contiguous VA and frames, one PT, same flags and refcount. */
+struct run {
+	bool open;
+	uint64_t table;        /* PT holding the PTEs */
+	unsigned idx0;         /* first PTE index */
+	uint64_t va, frame, n;
+	uint64_t pte;
+	uint32_t rc;
+	bool target;           /* contains the marked page */
+};
+
+struct dotctx {
+	FILE *f;
+	FILE *fr;              /* frame nodes and their edges: drawn outside the clusters */
+	struct audit *a;
+	int pid;
+	uint64_t mark_va;      /* page to highlight (0 = none) */
+	uint64_t stack[5];     /* last table entered at each level */
+	struct run r;
+	unsigned runs;
+	uint64_t hidden_pages;
+};
+
+static const char *run_colour(const struct run *r)
+{
+	if (r->pte & COWVMM_PTE_ZERO)
+		return "lightgrey";
+	if (r->pte & COWVMM_PTE_COW)
+		return r->rc > 1 ? "orange" : "gold";
+	if (r->pte & COWVMM_PTE_RW)
+		return "palegreen";
+	return "lightblue";
+}
+
+static void flush_run(struct dotctx *c)
+{
+	struct run *r = &c->r;
+	if (!r->open)
+		return;
+	r->open = false;
+	if (c->runs >= MAX_RUNS) {
+		c->hidden_pages += r->n;
+		return;
+	}
+	c->runs++;
+	char id[64];
+	snprintf(id, sizeof id, "f%llx_%llx_%d", (unsigned long long)r->frame, (unsigned long long)r->n,
+		 r->target);
+	const char *kind = r->pte & COWVMM_PTE_ZERO ? "zero frame" : r->pte & COWVMM_PTE_COW ? "COW" :
+			   r->pte & COWVMM_PTE_RW ? "writable" : "read-only";
+	fprintf(c->fr, "  %s [label=\"frame%s 0x%llx%s%llx\\n%s, refcount %u\", style=\"filled%s\", "
+		      "fillcolor=%s%s];\n",
+		id, r->n > 1 ? "s" : "", (unsigned long long)r->frame, r->n > 1 ? "-0x" : "",
+		r->n > 1 ? (unsigned long long)(r->frame + r->n - 1) : 0ull, kind, r->rc,
+		r->target ? ",bold" : "", run_colour(r), r->target ? ", color=red, penwidth=3" : "");
+	if (r->n > 1)
+		fprintf(c->fr, "  t%llx -> %s [label=\"[%u..%u] va 0x%llx\"%s];\n", (unsigned long long)r->table,
+			id, r->idx0, r->idx0 + (unsigned)r->n - 1, (unsigned long long)r->va,
+			r->pte & COWVMM_PTE_COW ? ", style=dashed" : "");
+	else
+		fprintf(c->fr, "  t%llx -> %s [label=\"[%u] va 0x%llx\"%s];\n", (unsigned long long)r->table, id,
+			r->idx0, (unsigned long long)r->va, r->pte & COWVMM_PTE_COW ? ", style=dashed" : "");
+}
+
+static int dot_table(void *ctx, uint64_t gpa, int level, uint64_t va)
+{
+	struct dotctx *c = ctx;
+	flush_run(c);
+	c->stack[level] = gpa;
+	fprintf(c->f, "  t%llx [label=\"pid %d %s\\n0x%llx\", shape=box3d];\n", (unsigned long long)gpa, c->pid,
+		level_names[level], (unsigned long long)gpa);
+	if (level < 4)
+		fprintf(c->f, "  t%llx -> t%llx [label=\"[%u]\"];\n", (unsigned long long)c->stack[level + 1],
+			(unsigned long long)gpa, (unsigned)((va >> (12 + 9 * level)) & 511));
+	return 0;
+}
+
+static int dot_leaf(void *ctx, const struct ptw_leaf *l)
+{
+	struct dotctx *c = ctx;
+	uint64_t frame = l->pa / COWVMM_PAGE_SIZE;
+	uint32_t rc = 0, pins = 0;
+	audit_frame_counts(c->a, frame, &rc, &pins);
+	bool target = c->mark_va && (c->mark_va & ~0xfffull) >= l->va && (c->mark_va & ~0xfffull) < l->va + l->size;
+	const uint64_t cls = COWVMM_PTE_COW | COWVMM_PTE_RW | COWVMM_PTE_ZERO | COWVMM_PTE_US | COWVMM_PTE_NX;
+	struct run *r = &c->r;
+	uint64_t table = l->pte_gpa & ~0xfffull;
+	if (r->open && !target && !r->target && r->table == table && r->va + r->n * COWVMM_PAGE_SIZE == l->va &&
+	    r->frame + r->n == frame && ((r->pte ^ l->pte) & cls) == 0 && r->rc == rc && l->level == 1) {
+		r->n++;
+		return 0;
+	}
+	flush_run(c);
+	*r = (struct run){ true, table, (unsigned)((l->pte_gpa & 0xfff) / 8), l->va, frame,
+			   l->size / COWVMM_PAGE_SIZE, l->pte, rc, target };
+	return 0;
+}
+
+static void draw_process(FILE *f, struct audit *a, int pid, uint64_t mark_va)
+{
+	struct audit_proc p;
+	const struct cowvmm_hc_describe *d = audit_descriptor(a);
+	bool have = false;
+	for (uint32_t i = 0; d && i < d->nproc && !have; i++)
+		have = audit_proc_entry(a, i, &p) && p.pid == pid;
+	if (!have || !(p.cr3 & COWVMM_PTE_ADDR) || p.state == COWVMM_PSTATE_ZOMBIE)
+		return;
+	fprintf(f, "  subgraph cluster_%d {\n  label=\"pid %d (%s)\";\n", pid, pid, p.name);
+	char *frames = NULL;
+	size_t len = 0;
+	struct dotctx c = { .f = f, .fr = open_memstream(&frames, &len), .a = a, .pid = pid, .mark_va = mark_va };
+	if (!c.fr)
+		return;
+	const struct ptw_ops ops = { .table = dot_table, .leaf = dot_leaf };
+	/* Table nodes go in the cluster; frames are placed outside it, so two
+	 * processes' edges can meet at one shared frame node. */
+	ptw_walk(a->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &c);
+	flush_run(&c);
+	fclose(c.fr);
+	fprintf(f, "  }\n");
+	fwrite(frames, 1, len, f);
+	free(frames);
+	if (c.hidden_pages)
+		fprintf(f, "  more_%d [label=\"pid %d: %llu more pages not drawn\", shape=note];\n", pid, pid,
+			(unsigned long long)c.hidden_pages);
+}
+
+/* dot -Tsvg -o out in: quietly nothing when Graphviz is not installed. */
+static int run_dot(const char *in, const char *out)
+{
+	char *argv[] = { "dot", "-Tsvg", "-o", (char *)out, (char *)in, NULL };
+	pid_t pid;
+	int r = posix_spawnp(&pid, "dot", NULL, NULL, argv, environ);
+	if (r == ENOENT)
+		return 0;
+	if (r)
+		return -r;
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? 0 : (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO);
+}
+
+int dot_write(const char *dir, const char *name, const char *title, struct audit *a,
+	      int pid, int pid2, uint64_t va)
+{
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	char path[4096], svg[4096];
+	snprintf(path, sizeof path, "%s/%s.dot", dir, name);
+	snprintf(svg, sizeof svg, "%s/%s.svg", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "digraph \"%s\" {\n  rankdir=LR; compound=true; fontname=\"Helvetica\";\n"
+		   "  node [fontname=\"Helvetica\", fontsize=10, shape=box]; edge [fontsize=8];\n"
+		   "  labelloc=t; label=\"%s\";\n", name, title);
+	fprintf(f, "  legend [shape=plaintext, label=\"orange: shared COW frames (refcount > 1)\\n"
+		   "gold: COW flag, refcount 1 (next write reuses)\\ngreen: private writable\\n"
+		   "blue: read-only (text)\\ngrey: zero frame\\nred border: the faulting page\\n"
+		   "dashed edge: COW PTE\"];\n");
+	draw_process(f, a, pid, va);
+	if (pid2 && pid2 != pid)
+		draw_process(f, a, pid2, va);
+	fprintf(f, "}\n");
+	if (fclose(f))
+		return -errno;
+	return run_dot(path, svg);
+}

@@ -1,0 +1,317 @@
+/* vmm/report.c — the run's audit record: checkpoints, violations, per-process pages, exits; as text and versioned JSON. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <linux/kvm.h>
+
+#include "config.h"
+#include "vmm.h"
+
+#define MAX_VIOLATIONS 256   /* kept for the report; the count goes on */
+#define MAX_CHECKPOINTS 4096 /* checkpoint records kept for the JSON list */
+#define MAX_EXIT 64
+
+struct cp_rec {
+	uint64_t seq;
+	struct cowvmm_hc_inspect cp;
+	uint32_t violations;
+	uint64_t ns;
+};
+
+struct proc_rec {
+	struct audit_proc last; /* as of the last audit that saw it alive */
+	uint64_t audits;        /* audits that saw it */
+	uint64_t peak_pages, peak_cow, peak_shared;
+};
+
+static struct {
+	uint64_t by_kind[COWVMM_CP_COUNT + 1]; /* last slot: unknown kinds */
+	uint64_t audits, violations, ns_total, ns_max;
+	struct audit_violation v[MAX_VIOLATIONS];
+	size_t nv;
+	struct cp_rec *cps;
+	size_t ncps;
+	struct proc_rec *procs;
+	size_t nprocs, cap_procs;
+	uint64_t exits[MAX_EXIT + 1], nexits;
+	uint64_t hcs[COWVMM_HC_COUNT];
+	uint64_t frames, free_frames;
+	struct timespec start;
+	bool started;
+} R;
+
+static const char *const exit_names[MAX_EXIT + 1] = {
+	[KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_EXCEPTION] = "exception", [KVM_EXIT_IO] = "io",
+	[KVM_EXIT_HYPERCALL] = "hypercall", [KVM_EXIT_DEBUG] = "debug", [KVM_EXIT_HLT] = "hlt",
+	[KVM_EXIT_MMIO] = "mmio", [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
+	[KVM_EXIT_SHUTDOWN] = "shutdown", [KVM_EXIT_FAIL_ENTRY] = "fail_entry", [KVM_EXIT_INTR] = "intr",
+	[KVM_EXIT_INTERNAL_ERROR] = "internal_error", [MAX_EXIT] = "other",
+};
+
+static const char *const hc_names[COWVMM_HC_COUNT] = {
+	[COWVMM_HC_CONSOLE] = "console", [COWVMM_HC_EXIT] = "exit", [COWVMM_HC_ASSERT] = "assert",
+	[COWVMM_HC_CRASH] = "crash", [COWVMM_HC_DESCRIBE] = "describe", [COWVMM_HC_INSPECT] = "inspect",
+	[COWVMM_HC_BENCH] = "bench", [COWVMM_HC_INJECT] = "inject",
+};
+
+static const char *exit_name(unsigned r)
+{
+	static char buf[16];
+	if (r < MAX_EXIT && exit_names[r])
+		return exit_names[r];
+	snprintf(buf, sizeof buf, "reason_%u", r);
+	return buf;
+}
+
+void report_exit(uint32_t reason, int hypercall)
+{
+	if (!R.started) {
+		clock_gettime(CLOCK_MONOTONIC, &R.start);
+		R.started = true;
+	}
+	R.nexits++;
+	R.exits[reason < MAX_EXIT ? reason : MAX_EXIT]++;
+	if (hypercall >= 0 && hypercall < COWVMM_HC_COUNT)
+		R.hcs[hypercall]++;
+}
+
+static struct proc_rec *proc_rec(int32_t pid)
+{
+	for (size_t i = 0; i < R.nprocs; i++)
+		if (R.procs[i].last.pid == pid)
+			return &R.procs[i];
+	if (R.nprocs == R.cap_procs) {
+		size_t cap = R.cap_procs ? 2 * R.cap_procs : 64;
+		struct proc_rec *p = realloc(R.procs, cap * sizeof *p);
+		if (!p)
+			return NULL;
+		R.procs = p;
+		R.cap_procs = cap;
+	}
+	struct proc_rec *r = &R.procs[R.nprocs++];
+	memset(r, 0, sizeof *r);
+	return r;
+}
+
+void report_checkpoint(const struct cowvmm_hc_inspect *cp, const struct audit *a)
+{
+	size_t nv, np;
+	uint64_t total;
+	const struct audit_violation *v = audit_violations(a, &nv, &total);
+	uint64_t ns = audit_last_ns(a);
+	R.audits++;
+	R.by_kind[cp->checkpoint < COWVMM_CP_COUNT ? cp->checkpoint : COWVMM_CP_COUNT]++;
+	R.violations += total;
+	R.ns_total += ns;
+	if (ns > R.ns_max)
+		R.ns_max = ns;
+	for (size_t i = 0; i < nv && R.nv < MAX_VIOLATIONS; i++)
+		R.v[R.nv++] = v[i];
+	if (!R.cps)
+		R.cps = calloc(MAX_CHECKPOINTS, sizeof *R.cps);
+	if (R.cps && R.ncps < MAX_CHECKPOINTS)
+		R.cps[R.ncps++] = (struct cp_rec){ audit_seq(a), *cp, (uint32_t)total, ns };
+	const struct audit_proc *p = audit_procs(a, &np);
+	for (size_t i = 0; i < np; i++) {
+		if (p[i].state == COWVMM_PSTATE_ZOMBIE || !p[i].cr3)
+			continue;
+		struct proc_rec *r = proc_rec(p[i].pid);
+		if (!r)
+			break;
+		r->last = p[i];
+		r->audits++;
+		if (p[i].pages > r->peak_pages)
+			r->peak_pages = p[i].pages;
+		if (p[i].cow > r->peak_cow)
+			r->peak_cow = p[i].cow;
+		if (p[i].shared > r->peak_shared)
+			r->peak_shared = p[i].shared;
+	}
+	const struct cowvmm_hc_describe *d = audit_descriptor(a);
+	if (d) {
+		R.frames = d->nframes - d->first_frame;
+		R.free_frames = audit_frames_free(a);
+	}
+}
+
+static const char *const status_names[] = { "ok", "guest-failure", "usage", "no-kvm", "crash", "timeout" };
+
+static const char *status_name(int st)
+{
+	return st >= 0 && st <= 5 ? status_names[st] : "unknown";
+}
+
+static double wall_s(void)
+{
+	if (!R.started)
+		return 0;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - R.start.tv_sec) + (t.tv_nsec - R.start.tv_nsec) / 1e9;
+}
+
+void report_text(FILE *f, const struct vm *vm, int status)
+{
+	(void)vm;
+	char buf[512];
+	fprintf(f, "vmm: audit: %" PRIu64 " checkpoint(s) audited (", R.audits);
+	for (unsigned k = 0; k < COWVMM_CP_COUNT; k++)
+		fprintf(f, "%s%s %" PRIu64, k ? ", " : "", audit_checkpoint_name(k), R.by_kind[k]);
+	fprintf(f, "), %" PRIu64 " violation(s); audit time mean %.3f ms, max %.3f ms\n", R.violations,
+		R.audits ? R.ns_total / 1e6 / R.audits : 0.0, R.ns_max / 1e6);
+	for (size_t i = 0; i < R.nv; i++)
+		fprintf(f, "vmm: violation at checkpoint %" PRIu64 " (%s): %s\n", R.v[i].seq,
+			audit_checkpoint_name(R.v[i].checkpoint), audit_format(&R.v[i], buf, sizeof buf));
+	if (R.violations > R.nv)
+		fprintf(f, "vmm: ... %" PRIu64 " more violation(s) not listed\n", R.violations - R.nv);
+	if (R.audits)
+		fprintf(f, "vmm: frames: %" PRIu64 " managed, %" PRIu64 " free at the last audit\n", R.frames,
+			R.free_frames);
+	size_t shown = R.nprocs < 16 ? R.nprocs : 16;
+	for (size_t i = 0; i < shown; i++) {
+		const struct proc_rec *r = &R.procs[i];
+		fprintf(f, "vmm: pid %d (%s): last seen with %" PRIu64 " pages (%" PRIu64 " writable, %" PRIu64
+			   " COW, %" PRIu64 " shared, %" PRIu64 " zero), %" PRIu64 " table pages; peak %" PRIu64
+			   " pages, %" PRIu64 " COW\n",
+			r->last.pid, r->last.name, r->last.pages, r->last.writable, r->last.cow, r->last.shared,
+			r->last.zero, r->last.tables, r->peak_pages, r->peak_cow);
+	}
+	if (R.nprocs > shown)
+		fprintf(f, "vmm: ... %zu more process(es) (see --report)\n", R.nprocs - shown);
+	fprintf(f, "vmm: VM exits: %" PRIu64 " (", R.nexits);
+	bool first = true;
+	for (unsigned r = 0; r <= MAX_EXIT; r++)
+		if (R.exits[r]) {
+			fprintf(f, "%s%s %" PRIu64, first ? "" : ", ", exit_name(r), R.exits[r]);
+			first = false;
+		}
+	fprintf(f, "); hypercalls:");
+	for (unsigned h = 0; h < COWVMM_HC_COUNT; h++)
+		if (R.hcs[h])
+			fprintf(f, " %s %" PRIu64, hc_names[h], R.hcs[h]);
+	fprintf(f, "; status %d (%s)\n", status, status_name(status));
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void jstr(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* 64-bit addresses as "0x..." strings: JSON numbers lose precision past 2^53. */
+static void jhex(FILE *f, const char *key, uint64_t v, const char *sep)
+{
+	fprintf(f, "\"%s\": \"0x%" PRIx64 "\"%s", key, v, sep);
+}
+
+static void json_violation(FILE *f, const struct audit_violation *v, bool last)
+{
+	fprintf(f, "      {\"seq\": %" PRIu64 ", \"checkpoint\": \"%s\", \"kind\": \"%s\", \"pid\": %d, \"pid2\": %d, ",
+		v->seq, audit_checkpoint_name(v->checkpoint), audit_kind_name(v->kind), v->pid, v->pid2);
+	jhex(f, "va", v->va, ", ");
+	jhex(f, "pte", v->pte, ", ");
+	jhex(f, "pte2", v->pte2, ", ");
+	if (v->frame == UINT64_MAX)
+		fprintf(f, "\"frame\": null, ");
+	else
+		jhex(f, "frame", v->frame, ", ");
+	fprintf(f, "\"expected\": %" PRIu64 ", \"found\": %" PRIu64 ", \"detail\": ", v->expected, v->found);
+	jstr(f, v->detail);
+	fprintf(f, "}%s\n", last ? "" : ",");
+}
+
+int report_json(const char *path, const struct vm *vm, int status)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	char cmdline[COWVMM_CMDLINE_MAX] = "";
+	const struct cowvmm_boot_info *bi = gmem_ptr(&vm->mem, COWVMM_BOOT_INFO_GPA, sizeof *bi);
+	if (bi) {
+		memcpy(cmdline, bi->cmdline, sizeof cmdline);
+		cmdline[sizeof cmdline - 1] = 0;
+	}
+	fprintf(f, "{\n  \"schema\": \"cowvmm-report\",\n  \"version\": %d,\n", REPORT_SCHEMA_VERSION);
+	fprintf(f, "  \"run\": {\"vmm_version\": \"%s\", \"abi_version\": %u, \"cmdline\": ", PACKAGE_VERSION,
+		COWVMM_ABI_VERSION);
+	jstr(f, cmdline);
+	fprintf(f, ", \"ram_bytes\": %" PRIu64 ", \"audit\": %s, \"mutate\": ", vm->mem.size,
+		inspect_opts.audit ? "true" : "false");
+	if (inspect_opts.mutate)
+		jstr(f, inspect_opts.mutate);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"status\": %d, \"status_name\": \"%s\", \"wall_seconds\": %.3f},\n", status,
+		status_name(status), wall_s());
+
+	fprintf(f, "  \"checkpoints\": {\n    \"total\": %" PRIu64 ",\n    \"by_kind\": {", R.audits);
+	for (unsigned k = 0; k < COWVMM_CP_COUNT; k++)
+		fprintf(f, "%s\"%s\": %" PRIu64, k ? ", " : "", audit_checkpoint_name(k), R.by_kind[k]);
+	fprintf(f, "},\n    \"list_truncated\": %s,\n    \"list\": [\n", R.audits > R.ncps ? "true" : "false");
+	for (size_t i = 0; i < R.ncps; i++) {
+		const struct cp_rec *c = &R.cps[i];
+		fprintf(f, "      {\"seq\": %" PRIu64 ", \"kind\": \"%s\", \"pid\": %d, \"pid2\": %d, \"label\": %u, ",
+			c->seq, audit_checkpoint_name(c->cp.checkpoint), c->cp.pid, c->cp.pid2, c->cp.label);
+		jhex(f, "va", c->cp.va, ", ");
+		jhex(f, "frame_old", c->cp.frame_old, ", ");
+		jhex(f, "frame_new", c->cp.frame_new, ", ");
+		fprintf(f, "\"violations\": %u, \"audit_us\": %.1f}%s\n", c->violations, c->ns / 1e3,
+			i + 1 < R.ncps ? "," : "");
+	}
+	fprintf(f, "    ]\n  },\n");
+
+	fprintf(f, "  \"audits\": {\"count\": %" PRIu64 ", \"time_us_total\": %.1f, \"time_us_mean\": %.1f, "
+		   "\"time_us_max\": %.1f, \"managed_frames\": %" PRIu64 ", \"free_frames_last\": %" PRIu64 "},\n",
+		R.audits, R.ns_total / 1e3, R.audits ? R.ns_total / 1e3 / R.audits : 0.0, R.ns_max / 1e3,
+		R.frames, R.free_frames);
+
+	fprintf(f, "  \"violations\": {\n    \"total\": %" PRIu64 ",\n    \"list_truncated\": %s,\n    \"list\": [\n",
+		R.violations, R.violations > R.nv ? "true" : "false");
+	for (size_t i = 0; i < R.nv; i++)
+		json_violation(f, &R.v[i], i + 1 == R.nv);
+	fprintf(f, "    ]\n  },\n");
+
+	fprintf(f, "  \"processes\": [\n");
+	for (size_t i = 0; i < R.nprocs; i++) {
+		const struct proc_rec *r = &R.procs[i];
+		fprintf(f, "    {\"pid\": %d, \"ppid\": %d, \"name\": ", r->last.pid, r->last.ppid);
+		jstr(f, r->last.name);
+		fprintf(f, ", \"audits\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"writable\": %" PRIu64 ", \"cow\": %" PRIu64
+			   ", \"shared\": %" PRIu64 ", \"zero\": %" PRIu64 ", \"huge\": %" PRIu64 ", \"tables\": %" PRIu64
+			   ", \"peak_pages\": %" PRIu64 ", \"peak_cow\": %" PRIu64 ", \"peak_shared\": %" PRIu64 "}%s\n",
+			r->audits, r->last.pages, r->last.writable, r->last.cow, r->last.shared, r->last.zero,
+			r->last.huge, r->last.tables, r->peak_pages, r->peak_cow, r->peak_shared,
+			i + 1 < R.nprocs ? "," : "");
+	}
+	fprintf(f, "  ],\n");
+
+	fprintf(f, "  \"exits\": {\"total\": %" PRIu64 ", \"by_reason\": {", R.nexits);
+	bool first = true;
+	for (unsigned r = 0; r <= MAX_EXIT; r++)
+		if (R.exits[r]) {
+			fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ", exit_name(r), R.exits[r]);
+			first = false;
+		}
+	fprintf(f, "}, \"hypercalls\": {");
+	for (unsigned h = 0; h < COWVMM_HC_COUNT; h++)
+		fprintf(f, "%s\"%s\": %" PRIu64, h ? ", " : "", hc_names[h], R.hcs[h]);
+	fprintf(f, "}}\n}\n");
+	if (fclose(f))
+		return -errno;
+	return 0;
+}
