@@ -1,32 +1,106 @@
-/* vmm/probe.c — `vmm --probe`: can this host's KVM run a long-mode guest like ours? */
+/* vmm/probe.c — `vmm --probe`: can this host's KVM run a long-mode guest with user mode like ours? */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <linux/kvm.h>
 
 #include "vmm.h"
 
-#define PROBE_CODE_GPA COWVMM_KERNEL_MIN_GPA
-#define PROBE_CELL_GPA (COWVMM_KERNEL_MIN_GPA + 0x1000)
+#define PROBE_CODE_GPA COWVMM_KERNEL_MIN_GPA            /* kernel code, kernel half */
+#define PROBE_LSTAR_OFF 0x100                           /* syscall entry inside it */
+#define PROBE_CELL_GPA (COWVMM_KERNEL_MIN_GPA + 0x1000) /* store target, direct map */
+#define PROBE_KSTACK_TOP (COWVMM_KERNEL_MIN_GPA + 0x3000)
+#define PROBE_USER_VA 0x200000ull  /* 2 MiB user page, identity mapped, U/S */
+#define PROBE_PDPT_U (COWVMM_BOOT_PT_END - 0x2000)
+#define PROBE_PD_U (COWVMM_BOOT_PT_END - 0x1000)
 #define PROBE_VALUE 0x600dcafeu
 #define PROBE_PORT (COWVMM_HC_PORT_BASE + COWVMM_HC_EXIT)
+#define SEL_KCODE 0x08
+#define SEL_UDATA 0x18
+#define SEL_UCODE 0x20
 
-/* Exercises what the real guest relies on at boot: 64-bit code fetched through
- * the kernel-half mapping, a store through the direct map, a hypercall OUT. */
-static void write_code(uint8_t *c)
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_FMASK 0xc0000084u
+
+/* Exercises what the real guest relies on: 64-bit code fetched through the
+ * kernel-half mapping, a store through the direct map, iretq to ring 3, and
+ * SYSCALL from ring 3 back to ring 0, which then does the hypercall OUT.
+ * (A host whose KVM cannot take SYSCALL from a guest's user mode, as seen on
+ * a PVM-based /dev/kvm, fails here rather than in the middle of a test.) */
+static size_t put(uint8_t *c, size_t n, const void *bytes, size_t len)
+{
+	memcpy(c + n, bytes, len);
+	return n + len;
+}
+
+static void write_kernel_code(uint8_t *c)
 {
 	const uint64_t cell = COWVMM_DIRECT_MAP_BASE + PROBE_CELL_GPA;
+	const uint64_t kstack = COWVMM_DIRECT_MAP_BASE + PROBE_KSTACK_TOP;
+	const uint32_t val = PROBE_VALUE, user_rsp = PROBE_USER_VA + 0x1000;
+	const uint32_t uss = SEL_UDATA | 3, ucs = SEL_UCODE | 3, urip = PROBE_USER_VA;
 	size_t n = 0;
-	c[n++] = 0xb8; /* mov $PROBE_VALUE, %eax */
-	memcpy(c + n, &(uint32_t){ PROBE_VALUE }, 4), n += 4;
-	c[n++] = 0xa3; /* movabs %eax, cell */
-	memcpy(c + n, &cell, 8), n += 8;
-	c[n++] = 0x66, c[n++] = 0xba; /* mov $PROBE_PORT, %dx */
-	memcpy(c + n, &(uint16_t){ PROBE_PORT }, 2), n += 2;
-	c[n++] = 0xef; /* out %eax, (%dx) */
-	c[n++] = 0xf4; /* hlt */
-	c[n++] = 0xeb, c[n++] = 0xfd; /* jmp hlt */
+	n = put(c, n, "\x48\xbc", 2), n = put(c, n, &kstack, 8);      /* movabs $kstack, %rsp */
+	n = put(c, n, "\xb8", 1), n = put(c, n, &val, 4);              /* mov $val, %eax */
+	n = put(c, n, "\xa3", 1), n = put(c, n, &cell, 8);             /* movabs %eax, cell */
+	n = put(c, n, "\x68", 1), n = put(c, n, &uss, 4);              /* push $user ss */
+	n = put(c, n, "\x68", 1), n = put(c, n, &user_rsp, 4);         /* push $user rsp */
+	n = put(c, n, "\x6a\x02", 2);                                  /* push $2 (rflags) */
+	n = put(c, n, "\x68", 1), n = put(c, n, &ucs, 4);              /* push $user cs */
+	n = put(c, n, "\x68", 1), n = put(c, n, &urip, 4);             /* push $user rip */
+	n = put(c, n, "\x48\xcf", 2);                                  /* iretq */
+	/* SYSCALL entry: the user's %eax goes out to the hypercall port. */
+	n = PROBE_LSTAR_OFF;
+	const uint16_t port = PROBE_PORT;
+	n = put(c, n, "\x66\xba", 2), n = put(c, n, &port, 2);        /* mov $port, %dx */
+	n = put(c, n, "\xef\xf4\xeb\xfd", 4);                        /* out %eax,(%dx); hlt; jmp hlt */
+}
+
+static void write_user_code(uint8_t *c)
+{
+	const uint32_t val = PROBE_VALUE;
+	size_t n = put(c, 0, "\xb8", 1);
+	n = put(c, n, &val, 4);                                         /* mov $val, %eax */
+	put(c, n, "\x0f\x05\xeb\xfe", 4);                            /* syscall; jmp . */
+}
+
+/* Ring-3 segments, a U/S mapping of the user page and the SYSCALL MSRs. */
+static void setup_user(struct vm *vm)
+{
+	uint64_t *gdt = gmem_ptr(&vm->mem, COWVMM_BOOT_GDT_GPA, 5 * 8);
+	gdt[3] = 0x00cff3000000ffffull; /* user data: DPL 3 */
+	gdt[4] = 0x00affb000000ffffull; /* user code: DPL 3, L */
+	struct kvm_sregs s;
+	KVM_CHECK(vm->vcpu_fd, KVM_GET_SREGS, &s, "vcpu 0");
+	s.gdt.limit = 5 * 8 - 1;
+	KVM_CHECK(vm->vcpu_fd, KVM_SET_SREGS, &s, "gdt limit 0x%x", s.gdt.limit);
+
+	const uint64_t u = COWVMM_PTE_P | COWVMM_PTE_RW | COWVMM_PTE_US;
+	uint64_t *pml4 = gmem_ptr(&vm->mem, s.cr3, COWVMM_PAGE_SIZE);
+	uint64_t *pdpt = gmem_ptr(&vm->mem, PROBE_PDPT_U, COWVMM_PAGE_SIZE);
+	uint64_t *pd = gmem_ptr(&vm->mem, PROBE_PD_U, COWVMM_PAGE_SIZE);
+	memset(pdpt, 0, COWVMM_PAGE_SIZE);
+	memset(pd, 0, COWVMM_PAGE_SIZE);
+	pml4[0] = PROBE_PDPT_U | u;
+	pdpt[0] = PROBE_PD_U | u;
+	pd[PROBE_USER_VA >> 21] = PROBE_USER_VA | u | COWVMM_PTE_PS;
+
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[3];
+	} msrs = { .hdr.nmsrs = 3, .e = {
+		{ .index = MSR_STAR, .data = (uint64_t)(SEL_UDATA - 8) << 48 | (uint64_t)SEL_KCODE << 32 },
+		{ .index = MSR_LSTAR, .data = COWVMM_KERNEL_BASE + PROBE_CODE_GPA + PROBE_LSTAR_OFF },
+		{ .index = MSR_FMASK, .data = 0x200 },
+	} };
+	int r = KVM_CHECK(vm->vcpu_fd, KVM_SET_MSRS, &msrs, "STAR, LSTAR, FMASK");
+	if (r != 3) {
+		fprintf(stderr, "vmm: probe: KVM_SET_MSRS set %d of 3 SYSCALL MSRs\n", r);
+		exit(VMM_EXIT_NO_KVM);
+	}
 }
 
 static int fail(const char *what)
@@ -59,20 +133,32 @@ int probe_run(void)
 		return fail("cannot allocate guest RAM");
 	if (kvm_setup(&vm))
 		goto out;
-	uint8_t *code = gmem_ptr(&vm.mem, PROBE_CODE_GPA, 64);
-	write_code(code);
+	write_kernel_code(gmem_ptr(&vm.mem, PROBE_CODE_GPA, 0x200));
+	write_user_code(gmem_ptr(&vm.mem, PROBE_USER_VA, 16));
 	boot_setup_cpu(&vm, COWVMM_KERNEL_BASE + PROBE_CODE_GPA);
+	setup_user(&vm);
 
 	int reason = run_once(&vm);
 	if (reason < 0)
 		goto out;
 	struct kvm_run *run = vm.run;
 	if (reason != KVM_EXIT_IO) {
-		char msg[160];
-		snprintf(msg, sizeof msg, "first exit is reason %d, expected KVM_EXIT_IO (%d)%s",
-			 reason, KVM_EXIT_IO,
-			 reason == KVM_EXIT_SHUTDOWN ? ": the long-mode guest triple-faulted" :
-			 reason == KVM_EXIT_FAIL_ENTRY ? ": VM entry refused the long-mode state" : "");
+		/* Where it stopped tells which step failed: kernel code, user code, entry. */
+		struct kvm_regs r = { 0 };
+		struct kvm_sregs sr = { 0 };
+		kvm_try(vm.vcpu_fd, KVM_GET_REGS, &r);
+		kvm_try(vm.vcpu_fd, KVM_GET_SREGS, &sr);
+		char msg[256];
+		snprintf(msg, sizeof msg, "exit reason %d instead of the hypercall%s "
+			 "(rip 0x%llx cs 0x%x cr2 0x%llx)", reason,
+			 reason == KVM_EXIT_SHUTDOWN ? ": triple fault" :
+			 reason == KVM_EXIT_FAIL_ENTRY ? ": VM entry refused the long-mode state" :
+			 reason == KVM_EXIT_INTERNAL_ERROR ? ": KVM internal error" : "",
+			 r.rip, sr.cs.selector, sr.cr2);
+		if ((sr.cs.selector & 3) && r.rip >= COWVMM_KERNEL_BASE)
+			snprintf(msg, sizeof msg, "SYSCALL from ring 3 entered the kernel still in "
+				 "ring 3 (rip 0x%llx cs 0x%x, exit reason %d): this /dev/kvm cannot "
+				 "run the guest's user mode", r.rip, sr.cs.selector, reason);
 		st = fail(msg);
 		goto out;
 	}

@@ -80,7 +80,14 @@ static int on_internal_error(struct vm *vm)
 	};
 	uint32_t s = vm->run->internal.suberror;
 	const char *what = s < sizeof sub / sizeof sub[0] && sub[s] ? sub[s] : "unknown suberror";
-	return vm_guest_error(vm, "KVM internal error %u (%s)", s, what);
+	/* KVM's extra words (exit info, instruction bytes...) help tell why. */
+	char data[8 * 19 + 1] = "";
+	uint32_t nd = vm->run->internal.ndata;
+	int len = 0;
+	for (uint32_t i = 0; i < nd && i < 8; i++)
+		len += snprintf(data + len, sizeof data - (size_t)len, " %llx",
+				(unsigned long long)vm->run->internal.data[i]);
+	return vm_guest_error(vm, "KVM internal error %u (%s)%s%s", s, what, nd ? ", data:" : "", data);
 }
 
 static int on_mmio(struct vm *vm)

@@ -189,7 +189,8 @@ void watchdog_start(struct vm *vm, unsigned secs);
 bool watchdog_fired(void);
 void watchdog_stop(void);
 
-/* probe.c — `vmm --probe`: a built-in few-byte long-mode guest does one
+/* probe.c — `vmm --probe`: a built-in few-byte long-mode guest stores through
+ * the direct map, irets to ring 3, comes back with SYSCALL, does one
  * hypercall-port OUT and HLT.  Returns VMM_EXIT_OK or VMM_EXIT_NO_KVM (after
  * one line saying why). */
 int probe_run(void);
