@@ -197,16 +197,21 @@ static bool queue_event(struct vm *vm, struct inject_action *a, uint64_t cr2, ui
 /* A #PF armed for the moment the process is back in user mode: the kernel
  * (rightly) treats a page fault at kernel RIP on a user address outside its
  * user-copy routine as a kernel bug, so a realistic spurious or COW #PF must
- * arrive at CPL 3.  We read the user return address from the trap frame at
- * the top of the current kernel stack (TSS.RSP0 - 40: RIP, CS, RFLAGS, RSP,
- * SS, which both trap and syscall entries build), put a hardware execution
- * breakpoint there (KVM_SET_GUEST_DEBUG) and inject when it hits in the same
- * address space. */
+ * arrive at CPL 3.  We single-step the vCPU (KVM_SET_GUEST_DEBUG) from the
+ * inject point until it runs at CPL 3 in the same address space -- the
+ * kernel's return path, a few hundred instructions -- and inject there, on
+ * the user instruction about to run.  The user return address is read first
+ * from the trap frame at the top of the kernel stack (TSS.RSP0 - 40: RIP, CS,
+ * RFLAGS, RSP, SS, built by both trap and syscall entries) to check that the
+ * kernel is on its way back to user mode at all. */
+#define STEP_BUDGET 200000u
+
 static struct {
 	struct inject_action *a; /* NULL when nothing is armed */
 	uint64_t cr3, rip, cr2;
 	uint32_t err;
 	int pid;
+	unsigned steps;
 } armed;
 
 static bool read_gva(struct vm *vm, uint64_t gva, void *out, size_t n)
@@ -230,17 +235,13 @@ static bool user_return_rip(struct vm *vm, const struct kvm_sregs *s, uint64_t *
 	return (frame[1] & 3) == 3 && frame[0] < (1ull << 47);
 }
 
-static void set_debug(struct vm *vm, uint64_t rip, bool on)
+static void set_debug(struct vm *vm, bool on)
 {
 	struct kvm_guest_debug dbg;
 	memset(&dbg, 0, sizeof dbg);
-	if (on) {
-		dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
-		dbg.arch.debugreg[0] = rip;
-		dbg.arch.debugreg[7] = 0x1; /* L0: execute breakpoint on DR0 */
-	}
-	KVM_CHECK(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg, "%s breakpoint at 0x%" PRIx64,
-		  on ? "set" : "clear", rip);
+	if (on)
+		dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+	KVM_CHECK(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg, "%s single-step", on ? "start" : "stop");
 }
 
 static void apply_exception(struct vm *vm, struct inject_action *a, uint64_t point_va, int pid)
@@ -284,7 +285,8 @@ static void apply_exception(struct vm *vm, struct inject_action *a, uint64_t poi
 	armed.cr2 = cr2;
 	armed.err = err;
 	armed.pid = pid;
-	set_debug(vm, rip, true);
+	armed.steps = 0;
+	set_debug(vm, true);
 	snprintf(a->result, sizeof a->result, "armed for user rip 0x%" PRIx64 " (cr2=0x%" PRIx64 ")", rip, cr2);
 }
 
@@ -294,14 +296,21 @@ int inject_on_debug(struct vm *vm)
 	if (!a)
 		return vm_guest_error(vm, "debug exit with no injection armed (pc 0x%llx)",
 				      (unsigned long long)vm->run->debug.arch.pc);
-	armed.a = NULL;
-	set_debug(vm, 0, false);
 	struct kvm_sregs s;
 	KVM_CHECK(vm->vcpu_fd, KVM_GET_SREGS, &s, "inject %s", a->spec);
-	if ((s.cs.selector & 3) != 3 || (s.cr3 & COWVMM_PTE_ADDR) != (armed.cr3 & COWVMM_PTE_ADDR)) {
+	bool user = (s.cs.selector & 3) == 3;
+	if (!user && ++armed.steps < STEP_BUDGET)
+		return VMM_CONTINUE; /* still in the kernel: one more step */
+	armed.a = NULL;
+	set_debug(vm, false);
+	struct kvm_regs r;
+	KVM_CHECK(vm->vcpu_fd, KVM_GET_REGS, &r, "inject %s", a->spec);
+	if (!user) {
+		snprintf(a->result, sizeof a->result, "still in the kernel after %u steps", armed.steps);
+	} else if ((s.cr3 & COWVMM_PTE_ADDR) != (armed.cr3 & COWVMM_PTE_ADDR)) {
 		snprintf(a->result, sizeof a->result,
-			 "user rip 0x%" PRIx64 " first reached by another context (cr3 0x%llx)", armed.rip,
-			 (unsigned long long)s.cr3);
+			 "returned to another address space (cr3 0x%llx, rip 0x%llx) after %u steps",
+			 (unsigned long long)s.cr3, (unsigned long long)r.rip, armed.steps);
 	} else if (queue_event(vm, a, armed.cr2, armed.err)) {
 		a->applied = true;
 		const uint64_t *e = NULL;
@@ -309,8 +318,8 @@ int inject_on_debug(struct vm *vm)
 		if (g)
 			e = gmem_ptr(&vm->mem, g, 8);
 		snprintf(a->result, sizeof a->result,
-			 "pid=%d #PF cr2=0x%" PRIx64 " err=0x%x at user rip 0x%" PRIx64 " pte=0x%" PRIx64,
-			 armed.pid, armed.cr2, armed.err, armed.rip, e ? *e : 0);
+			 "pid=%d #PF cr2=0x%" PRIx64 " err=0x%x at user rip 0x%llx (%u steps) pte=0x%" PRIx64,
+			 armed.pid, armed.cr2, armed.err, (unsigned long long)r.rip, armed.steps, e ? *e : 0);
 	}
 	fprintf(stderr, "vmm: inject: '%s' %s: %s\n", a->spec, a->applied ? "applied" : "not applied",
 		a->result);

@@ -294,9 +294,9 @@ const char *ptw_flags_str(uint32_t eff, bool cow, char *buf);
  *   - exc:/pte: actions fire at the N-th HC_INJECT point of a checkpoint kind
  *     (hc_inject) or after the N-th VM exit (inject_on_exit).  A PTE edit sets
  *     `applied` so the guest flushes its TLB before going on.  A #PF is
- *     delivered at CPL 3 when the process returns to user mode (a hardware
- *     breakpoint on the user return RIP, KVM_EXIT_DEBUG -> inject_on_debug);
- *     an NMI is delivered at once.
+ *     delivered at CPL 3 when the process returns to user mode (single-step
+ *     from the inject point, KVM_EXIT_DEBUG -> inject_on_debug); an NMI is
+ *     delivered at once.
  * ========================================================================= */
 #include "inject.h"
 extern struct inject_cfg inject_run;
@@ -308,7 +308,7 @@ int inject_install(struct vm *vm, uint64_t seed);
 /* Count one VM exit; fires exits=N actions.  Call after every KVM_RUN. */
 void inject_on_exit(struct vm *vm);
 
-/* KVM_EXIT_DEBUG handler: the armed user-mode #PF. */
+/* KVM_EXIT_DEBUG handler: single-steps an armed #PF out to user mode. */
 int inject_on_debug(struct vm *vm);
 
 /* Print "vmm: inject: ..." lines: per-site calls/injected, each action's
