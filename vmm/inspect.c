@@ -306,7 +306,7 @@ int inspect_finish(struct vm *vm, int status)
 	if (!vm->quiet || (a && audit_seq(a) && status == VMM_EXIT_GUEST_FAIL)) {
 		report_text(stderr, vm, status);
 		if (S.xlate_checked)
-			fprintf(stderr, "vmm: walker agreed with KVM_TRANSLATE on %llu address(es)\n",
+			fprintf(stderr, "vmm: walker cross-checked against KVM_TRANSLATE at %llu address(es)\n",
 				(unsigned long long)S.xlate_checked);
 	}
 	if (inspect_opts.report_path) {

@@ -1,5 +1,6 @@
 /* tests/unit/test-audit.c — the COW audit on a synthetic guest (process table, refcounts, page tables built here) (TAP). */
 #include <time.h>
+#include <unistd.h>
 
 #include "fakeguest.h"
 
@@ -552,12 +553,86 @@ static void test_bench(void)
 	sim_free(&s);
 }
 
+/* --mutate: each kind of VMM-made breakage is caught by the next audit. */
+static void test_mutations(void)
+{
+	static const enum audit_kind want[] = { AV_SHARED_WRITABLE, AV_REFCOUNT, AV_REFCOUNT, AV_FREE_MAPPED };
+	for (int k = 0; mutate_kinds[k]; k++) {
+		struct sim s;
+		scenario(&s, RAM);
+		struct cowvmm_hc_inspect c = cp(COWVMM_CP_FORK, 1, 2);
+		char what[200] = "";
+		struct cowvmm_hc_inspect user = cp(COWVMM_CP_USER, 1, 0);
+		OK(!mutate_apply(s.a, mutate_kinds[k], &user, what, sizeof what), "mutate %s: not at a user checkpoint",
+		   mutate_kinds[k]);
+		OK(mutate_apply(s.a, mutate_kinds[k], &c, what, sizeof what), "mutate %s applied: %s", mutate_kinds[k], what);
+		unsigned n;
+		OK(finds(&s, c, want[k], &n), "mutate %s caught as %s", mutate_kinds[k], audit_kind_name(want[k]));
+		sim_free(&s);
+	}
+	OK(!mutate_kind_valid("bogus") && mutate_kind_valid("leak"), "mutation kinds validated");
+}
+
+/* --dump-pt and --dot on the forked scenario. */
+static void test_outputs(void)
+{
+	struct sim s;
+	scenario(&s, RAM);
+	struct cowvmm_hc_inspect c = cp(COWVMM_CP_FORK, 1, 2);
+	audit_run(s.a, &c);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ptdump(f, s.a, -1);
+	fclose(f);
+	OK(strstr(buf, "pid 1 (init)") && strstr(buf, "pid 2 (child)"), "dump names both processes");
+	OK(strstr(buf, "0000000000600000-0000000000608000 0000000000008000 ur--c") != NULL,
+	   "info mem line of the COW data range");
+	OK(strstr(buf, "0000000000600000: ") && strstr(buf, "X------U- cow      refcount 2 pins 0"),
+	   "info tlb line with COW flag and refcount");
+	OK(strstr(buf, "zero refcount 3 pins 1") != NULL, "zero page shown with its pin");
+	free(buf);
+	f = open_memstream(&buf, &len);
+	ptdump(f, s.a, 9);
+	fclose(f);
+	OK(strstr(buf, "no process with pid 9") != NULL, "dump of a missing pid says so");
+	free(buf);
+
+	char dir[] = "/tmp/test-audit-dot.XXXXXX";
+	OK(mkdtemp(dir) != NULL, "temporary directory");
+	EQ(dot_write(dir, "fork", "after fork", s.a, 1, 2, VA_DATA + PG), 0, "dot_write succeeds");
+	char path[256];
+	snprintf(path, sizeof path, "%s/fork.dot", dir);
+	f = fopen(path, "r");
+	char text[65536] = "";
+	size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+	if (f)
+		fclose(f);
+	text[got] = 0;
+	OK(strstr(text, "digraph") && strstr(text, "cluster_1") && strstr(text, "cluster_2"), "DOT has both processes");
+	OK(strstr(text, "fillcolor=orange") != NULL, "shared COW frames highlighted");
+	OK(strstr(text, "color=red") != NULL, "marked page highlighted");
+	snprintf(path, sizeof path, "%s/fork.svg", dir);
+	bool have_dot = system("command -v dot >/dev/null 2>&1") == 0;
+	if (have_dot)
+		OK(access(path, R_OK) == 0, "SVG rendered by dot");
+	else
+		OK(1, "# SKIP dot not installed");
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("# could not remove %s\n", dir);
+	sim_free(&s);
+}
+
 int main(void)
 {
 	test_clean();
 	test_breakages();
 	test_cow_defects();
 	test_proc_args();
+	test_mutations();
+	test_outputs();
 	test_bench();
 	return tap_done();
 }
