@@ -65,11 +65,15 @@ static void flush_run(struct dotctx *c)
 		 r->target);
 	const char *kind = r->pte & COWVMM_PTE_ZERO ? "zero frame" : r->pte & COWVMM_PTE_COW ? "COW" :
 			   r->pte & COWVMM_PTE_RW ? "writable" : "read-only";
-	fprintf(c->fr, "  %s [label=\"frame%s 0x%llx%s%llx\\n%s, refcount %u\", style=\"filled%s\", "
-		      "fillcolor=%s%s];\n",
-		id, r->n > 1 ? "s" : "", (unsigned long long)r->frame, r->n > 1 ? "-0x" : "",
-		r->n > 1 ? (unsigned long long)(r->frame + r->n - 1) : 0ull, kind, r->rc,
-		r->target ? ",bold" : "", run_colour(r), r->target ? ", color=red, penwidth=3" : "");
+	char frames[64];
+	if (r->n > 1)
+		snprintf(frames, sizeof frames, "frames 0x%llx-0x%llx", (unsigned long long)r->frame,
+			 (unsigned long long)(r->frame + r->n - 1));
+	else
+		snprintf(frames, sizeof frames, "frame 0x%llx", (unsigned long long)r->frame);
+	fprintf(c->fr, "  %s [label=\"%s\\n%s, refcount %u\", style=\"filled%s\", fillcolor=%s%s];\n", id,
+		frames, kind, r->rc, r->target ? ",bold" : "", run_colour(r),
+		r->target ? ", color=red, penwidth=3" : "");
 	if (r->n > 1)
 		fprintf(c->fr, "  t%llx -> %s [label=\"[%u..%u] va 0x%llx\"%s];\n", (unsigned long long)r->table,
 			id, r->idx0, r->idx0 + (unsigned)r->n - 1, (unsigned long long)r->va,
