@@ -32,6 +32,9 @@ static const char *const ks_names[KS_COUNT] = {
 	[KS_HALT] = "halt_exits", [KS_IRQ] = "irq_exits", [KS_SIGNAL] = "signal_exits",
 	[KS_IRQ_WINDOW] = "irq_window_exits", [KS_REQUEST_IRQ] = "request_irq_exits",
 	[KS_NMI_WINDOW] = "nmi_window_exits", [KS_PF_GUEST] = "pf_guest",
+	/* Not exits themselves, but what an exit was for: a stage-2 (NPT/EPT)
+	 * fault KVM handled, an instruction it emulated. */
+	[KS_PF_TAKEN] = "pf_taken", [KS_INSN_EMUL] = "insn_emulation",
 };
 
 static const char *const ev_names[] = {

@@ -11,7 +11,7 @@
  * host's KVM does not publish is simply absent (have == false). */
 enum bench_kstat {
 	KS_EXITS, KS_IO, KS_MMIO, KS_HALT, KS_IRQ, KS_SIGNAL, KS_IRQ_WINDOW,
-	KS_REQUEST_IRQ, KS_NMI_WINDOW, KS_PF_GUEST, KS_COUNT
+	KS_REQUEST_IRQ, KS_NMI_WINDOW, KS_PF_GUEST, KS_PF_TAKEN, KS_INSN_EMUL, KS_COUNT
 };
 
 /* One timed loop: what the guest said it timed, and what happened inside. */

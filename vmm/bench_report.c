@@ -152,33 +152,39 @@ static void print_loops(FILE *out)
 	if (b->stats_fd < 0) {
 		fprintf(out, "  VM exits inside loops: NOT MEASURED (%s)\n", b->stats_why);
 	} else {
-		int64_t tot = 0, guest = 0, host = 0, bad = 0;
+		int64_t tot = 0, user = 0, host = 0, npf = 0, bad = 0;
 		for (size_t i = 0; i < b->nloops; i++) {
 			const struct bench_loop *l = &b->loops[i];
 			tot += inside(l);
-			guest += l->kd[KS_IO] - 1 + l->kd[KS_MMIO] + l->kd[KS_HALT] + l->kd[KS_PF_GUEST];
+			user += l->kd[KS_IO] - 1 + l->kd[KS_MMIO];
 			host += l->kd[KS_IRQ] + l->kd[KS_SIGNAL] + l->kd[KS_REQUEST_IRQ];
+			npf += l->kd[KS_PF_TAKEN];
 			bad += l->kd[KS_EXITS] < 1 || l->kd[KS_IO] < 1;
 		}
 		fprintf(out, "  KVM stats: each loop's exits = closing HC_BENCH (1 I/O exit) + exits inside\n");
-		fprintf(out, "  VM exits inside loops: %" PRId64 " in all; caused by the guest (I/O, MMIO, "
-			"HLT, #PF intercepts): %" PRId64 "; host interrupts/signals: %" PRId64 "%s\n",
-			tot, guest, host, bad ? "; INCONSISTENT (a loop saw no closing exit)" : "");
+		fprintf(out, "  VM exits inside loops: %" PRId64 " in all; to the VMM (I/O, MMIO): %" PRId64
+			"; host interrupts/signals: %" PRId64 "; KVM MMU faults (stage 2 / shadow): %" PRId64
+			"%s\n", tot, user, host, npf,
+			bad ? "; INCONSISTENT (a loop saw no closing exit)" : "");
 	}
-	fprintf(out, "%5s %-15s %6s %7s %6s %6s %7s %7s %7s %7s %7s\n", "loop", "event", "n", "inside",
-		"io", "irq", "pf_gst", "forks", "copies", "reuses", "zfills");
+	fprintf(out, "%5s %-15s %6s %7s %6s %6s %6s %6s %7s %7s %7s %7s\n", "loop", "event", "n",
+		"inside", "io", "irq", "mmu", "other", "forks", "copies", "reuses", "zfills");
 	for (size_t i = 0; i < b->nloops; i++) {
 		const struct bench_loop *l = &b->loops[i];
-		char in[24] = "-", io[24] = "-", irq[24] = "-", pf[24] = "-";
+		char in[24] = "-", io[24] = "-", irq[24] = "-", pf[24] = "-", oth[24] = "-";
 		if (b->stats_fd >= 0) {
+			/* "other": exits of a kind none of the followed counters names. */
+			int64_t known = l->kd[KS_IO] - 1 + l->kd[KS_MMIO] + l->kd[KS_HALT] +
+					l->kd[KS_IRQ] + l->kd[KS_SIGNAL] + l->kd[KS_IRQ_WINDOW] +
+					l->kd[KS_REQUEST_IRQ] + l->kd[KS_NMI_WINDOW];
 			snprintf(in, sizeof in, "%" PRId64, inside(l));
 			snprintf(io, sizeof io, "%" PRId64, l->kd[KS_IO] - 1);
 			snprintf(irq, sizeof irq, "%" PRId64, l->kd[KS_IRQ]);
-			if (b->ks[KS_PF_GUEST].have)
-				snprintf(pf, sizeof pf, "%" PRId64, l->kd[KS_PF_GUEST]);
+			snprintf(pf, sizeof pf, "%" PRId64, l->kd[KS_PF_TAKEN] + l->kd[KS_PF_GUEST]);
+			snprintf(oth, sizeof oth, "%" PRId64, inside(l) - known);
 		}
-		fprintf(out, "%5zu %-15s %6u %7s %6s %6s %7s", i, bench_event_name(l->event), l->arg,
-			in, io, irq, pf);
+		fprintf(out, "%5zu %-15s %6u %7s %6s %6s %6s %6s", i, bench_event_name(l->event), l->arg,
+			in, io, irq, pf, oth);
 		if (l->have_g)
 			fprintf(out, " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64, l->gd.forks,
 				l->gd.cow_copies, l->gd.cow_reuses, l->gd.zero_fills);

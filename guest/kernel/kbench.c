@@ -1,9 +1,94 @@
-/* guest/kernel/kbench.c — SYS_bench (guest/include/bench.h): timing support for cowbench; a stub until implemented. */
-#include "kernel.h"
+/* guest/kernel/kbench.c — SYS_bench (guest/include/bench.h): a sample ring in kernel memory, fault-handler timing, HC_BENCH to the VMM. */
+#include "bench.h"
+#include "kbench.h"
+#include "mm.h"
 #include "syscalls.h"
+
+/* The ring lives in the kernel image, so it is one physically contiguous
+ * block the VMM can take in a single HC_BENCH phase 2 (guest-physical address
+ * = image address - COWVMM_KERNEL_BASE).  512 KiB: a full cowbench run fits. */
+#define KBENCH_RING 32768u
+
+static struct cowvmm_sample ring[KBENCH_RING];
+static uint64_t nring, dropped;
+struct kbench_state kbench;
+
+/* Hypercall arguments must live in the kernel image. */
+static struct cowvmm_hc_bench hc;
+
+static void hc_phase(uint32_t phase, uint64_t gpa, uint64_t count)
+{
+	hc.samples_gpa = gpa;
+	hc.count = count;
+	hc.phase = phase;
+	hc.reserved = 0;
+	hypercall(COWVMM_HC_BENCH, &hc);
+}
+
+/* Which path the fault took is read off the counters it bumped. */
+void kbench_exit_slow(const struct kbench_mark *m, uint64_t t1)
+{
+	uint32_t ev;
+	if (stats.cow_copies != m->copies)
+		ev = COWVMM_EV_COW_FAULT;
+	else if (stats.cow_reuses != m->reuses)
+		ev = COWVMM_EV_REUSE_FAULT;
+	else if (stats.zero_fills != m->zero_fills)
+		ev = COWVMM_EV_ZERO_FAULT;
+	else
+		return; /* some other fault (demand fill, spurious, kill): not timed */
+	if (nring == KBENCH_RING) {
+		dropped++;
+		return;
+	}
+	ring[nring++] = (struct cowvmm_sample){ .event = ev, .arg = kbench.arg, .ticks = t1 - m->t0 };
+}
+
+/* Append user samples, checking each: the VMM refuses unknown events. */
+static long push(uint64_t usrc, uint64_t count)
+{
+	if (count > KBENCH_RING - nring)
+		return -ENOMEM;
+	if (copy_from_user(&ring[nring], usrc, count * sizeof(ring[0])) != 0)
+		return -EFAULT;
+	for (uint64_t i = 0; i < count; i++)
+		if (ring[nring + i].event >= COWVMM_EV_COUNT)
+			return -EINVAL;
+	nring += count;
+	return (long)count;
+}
+
+long kbench_syscall(int op, uint64_t a, uint64_t b)
+{
+	uint64_t label = (a & 0xffffffffu) | (b << 32);
+	long n;
+	switch (op) {
+	case BENCH_OP_BEGIN:
+		hc_phase(0, 0, label);
+		return 0;
+	case BENCH_OP_END:
+		hc_phase(1, 0, label);
+		return 0;
+	case BENCH_OP_ARM:
+		kbench.arg = (uint32_t)b;
+		kbench.armed = a != 0;
+		return 0;
+	case BENCH_OP_PUSH:
+		return push(a, b);
+	case BENCH_OP_FLUSH:
+		n = (long)nring;
+		hc_phase(2, virt_to_phys(ring), nring);
+		nring = 0;
+		return n;
+	case BENCH_OP_INFO:
+		return (long)(KBENCH_RING | (MIN(dropped, 0x7fffffffu) << 32));
+	default:
+		return -EINVAL;
+	}
+}
 
 SYSCALL(bench)
 {
 	UNUSED_ARGS();
-	return -ENOSYS;
+	return kbench_syscall((int)a0, a1, a2);
 }

@@ -43,7 +43,7 @@ static inline void kbench_exit(const struct kbench_mark *m)
 		kbench_exit_slow(m, kbench_rdtsc());
 }
 
-/* SYS_bench (ops in guest/include/bench.h); sysproc.c's sys_bench calls it. */
+/* SYS_bench's work (ops in guest/include/bench.h); sys_bench in kbench.c calls it. */
 long kbench_syscall(int op, uint64_t a, uint64_t b);
 
 #endif

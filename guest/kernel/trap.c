@@ -1,5 +1,6 @@
 /* guest/kernel/trap.c — the IDT and trap dispatch: page faults, user exceptions as signals, everything else a crash report. */
 #include "kernel.h"
+#include "kbench.h"
 #include "mm.h"
 #include "proc.h"
 #include "x86.h"
@@ -149,7 +150,10 @@ void trap(struct trapframe *tf)
 	int user = (tf->cs & 3) == 3;
 
 	if (tf->vector == VEC_PF) {
+		struct kbench_mark bm; /* bench: handler entry -> exit, when armed (kbench.h) */
+		kbench_enter(&bm);
 		page_fault(tf);
+		kbench_exit(&bm);
 	} else if (tf->vector >= 32) {
 		/* No device interrupts are configured; a stray one is ignored. */
 		return;

@@ -3,3 +3,7 @@
 # Foundation: boot, console, exit statuses, crash reports, watchdog, image checks.
 TESTS += tests/kvm/boot.kvm
 EXTRA_DIST += tests/kvm/boot.kvm
+
+# Timing run: coarse facts of a short vmm --bench (never exact timings).
+TESTS += tests/kvm/bench.kvm
+EXTRA_DIST += tests/kvm/bench.kvm

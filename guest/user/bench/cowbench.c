@@ -1,0 +1,290 @@
+/* guest/user/bench/cowbench.c — times COW, reuse and zero-fill faults and fork against mapped size, for the VMM's --bench. */
+/*
+ * Every sample is a serialized-rdtsc delta kept in guest memory; the VMM
+ * gets them all in one HC_BENCH phase 2 at the very end (BENCH_OP_FLUSH), so
+ * no sample costs a VM exit.  Each timed loop is bracketed by BENCH_OP_BEGIN
+ * / BENCH_OP_END (HC_BENCH phase 0 / 1): the VMM counts VM exits and reads
+ * the kernel's counters in between.  Fault-handler times (entry -> exit) come
+ * from the kernel while BENCH_OP_ARM is on.
+ *
+ * Usage: cowbench [quick|check]
+ *   (none)  the full run for `make bench`: COW/reuse at 256, 1024, 4096 pages,
+ *           fork against 1 .. 65536 mapped pages (256 MiB: run with -m 1G)
+ *   quick   a short run (COW at 64 pages, fork up to 256 pages)
+ *   check   quick, and exit 1 unless the reuse loops copied nothing
+ */
+#include "bench.h"
+#include "ulib.h"
+
+#define PAGE 4096u
+#define MAX_SAMPLES 32768u
+
+struct plan {
+	const uint32_t *cow_n;   /* COW + reuse loop sizes */
+	int ncow;
+	const uint32_t *fork_n;  /* fork latency sizes (pages mapped by the region) */
+	int nfork;
+	int fork_reps, rt_reps;
+	uint32_t zero_n, plain_n, copy_n;
+};
+
+static const uint32_t full_cow[] = { 256, 1024, 4096 };
+static const uint32_t full_fork[] = { 1, 16, 256, 1024, 4096, 16384, 65536 };
+static const uint32_t quick_cow[] = { 64 };
+static const uint32_t quick_fork[] = { 1, 16, 256 };
+
+static const struct plan full = { full_cow, 3, full_fork, 7, 8, 4, 1024, 1024, 256 };
+static const struct plan quick = { quick_cow, 1, quick_fork, 3, 4, 2, 64, 64, 64 };
+
+/* All mutable state in one place, so it can be re-dirtied after each fork
+ * (see settle()). */
+static struct {
+	struct cowvmm_sample *s;
+	uint64_t n, dropped;
+	int failures;
+} g;
+
+static void rec(uint32_t ev, uint32_t arg, uint64_t ticks)
+{
+	if (g.n < MAX_SAMPLES)
+		g.s[g.n++] = (struct cowvmm_sample){ .event = ev, .arg = arg, .ticks = ticks };
+	else
+		g.dropped++;
+}
+
+static void begin(uint32_t ev, uint32_t arg) { bench(BENCH_OP_BEGIN, ev, arg); }
+static void end(uint32_t ev, uint32_t arg) { bench(BENCH_OP_END, ev, arg); }
+static void arm(int on, uint32_t arg) { bench(BENCH_OP_ARM, (uint64_t)on, arg); }
+
+static void *map(uint64_t pages)
+{
+	void *p = mmap_anon(pages * PAGE, PROT_READ | PROT_WRITE);
+	if (IS_ERR(p)) {
+		printf("cowbench: mmap of %lu pages failed (%ld): give the guest more memory (-m)\n",
+		       (unsigned long)pages, (long)p);
+		exit(2);
+	}
+	return p;
+}
+
+static void touch(volatile char *p, uint64_t pages, char v)
+{
+	for (uint64_t i = 0; i < pages; i++)
+		p[i * PAGE] = v;
+}
+
+/* Write each page without changing it (it may hold samples already). */
+static void redirty(volatile char *p, uint64_t pages)
+{
+	for (uint64_t i = 0; i < pages; i++)
+		p[i * PAGE] = p[i * PAGE];
+}
+
+/* After a fork, this process's writable pages are COW-shared: write once to
+ * the stack, the globals and the sample buffer so that no fault of ours lands
+ * in an armed window (it would add kernel samples that are not the loop's). */
+static void __attribute__((noinline)) settle(void)
+{
+	volatile char stack[8 * PAGE];
+	for (unsigned i = 0; i < sizeof stack; i += PAGE / 2)
+		stack[i] = 0;
+	volatile uint64_t *gp = &g.n;
+	*gp = *gp;
+	redirty((volatile char *)g.s, MAX_SAMPLES * sizeof *g.s / PAGE);
+}
+
+static void reap(int pid)
+{
+	int st = 0;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		printf("cowbench: child %d failed (status %#x)\n", pid, st);
+		exit(1);
+	}
+}
+
+/* Write one byte to each page, timing each write. */
+static void timed_writes(volatile char *p, uint32_t pages, char v, uint32_t ev, uint32_t arg,
+			 struct cowvmm_sample *out)
+{
+	for (uint32_t i = 0; i < pages; i++) {
+		uint64_t t0 = rdtsc_serialized();
+		p[(uint64_t)i * PAGE] = v;
+		uint64_t t1 = rdtsc_serialized();
+		if (out)
+			out[i] = (struct cowvmm_sample){ .event = ev, .arg = arg, .ticks = t1 - t0 };
+		else
+			rec(ev, arg, t1 - t0);
+	}
+}
+
+/* The floor under a COW copy: 4 KiB rep movsq between pages already mapped,
+ * a fresh pair of pages each time (as a COW copy reads a page it has not
+ * touched lately). */
+static void copy_floor(uint32_t pages)
+{
+	char *src = map(pages), *dst = map(pages);
+	touch(src, pages, 1);
+	touch(dst, pages, 1);
+	begin(COWVMM_EV_COPY_PAGE, 0);
+	for (uint32_t i = 0; i < pages; i++) {
+		void *d = dst + (uint64_t)i * PAGE;
+		const void *s = src + (uint64_t)i * PAGE;
+		uint64_t n = PAGE / 8;
+		uint64_t t0 = rdtsc_serialized();
+		__asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+		uint64_t t1 = rdtsc_serialized();
+		rec(COWVMM_EV_COPY_PAGE, 0, t1 - t0);
+	}
+	end(COWVMM_EV_COPY_PAGE, 0);
+	munmap(src, pages * PAGE);
+	munmap(dst, pages * PAGE);
+}
+
+static void plain_writes(uint32_t pages)
+{
+	volatile char *p = map(pages);
+	touch(p, pages, 1);
+	begin(COWVMM_EV_PLAIN_WRITE, 0);
+	timed_writes(p, pages, 2, COWVMM_EV_PLAIN_WRITE, 0, NULL);
+	end(COWVMM_EV_PLAIN_WRITE, 0);
+	munmap((void *)p, pages * PAGE);
+}
+
+/* Read each fresh page (maps the shared zero frame), then write it: the
+ * kernel times each zero-fill fault. */
+static void zero_faults(uint32_t pages)
+{
+	volatile char *p = map(pages);
+	char sum = 0;
+	for (uint32_t i = 0; i < pages; i++)
+		sum += p[(uint64_t)i * PAGE];
+	arm(1, pages);
+	begin(COWVMM_EV_ZERO_FAULT, pages);
+	touch(p, pages, (char)(sum + 1));
+	end(COWVMM_EV_ZERO_FAULT, pages);
+	arm(0, 0);
+	munmap((void *)p, pages * PAGE);
+}
+
+/* COW in the child (every write copies), then reuse in the parent once the
+ * child is gone (refcount 1: no copy), as Linux's peer does. */
+static void cow_and_reuse(uint32_t pages, int check)
+{
+	volatile char *p = map(pages);
+	touch(p, pages, 1);
+	int pid = fork();
+	if (pid < 0) {
+		printf("cowbench: fork failed (%d)\n", pid);
+		exit(1);
+	}
+	if (pid == 0) {
+		struct cowvmm_sample *cs = map((pages * sizeof *cs + PAGE - 1) / PAGE);
+		touch((volatile char *)cs, (pages * sizeof *cs + PAGE - 1) / PAGE, 0);
+		settle();
+		arm(1, pages);
+		begin(COWVMM_EV_COW_WRITE, pages);
+		timed_writes(p, pages, 2, COWVMM_EV_COW_WRITE, pages, cs);
+		end(COWVMM_EV_COW_WRITE, pages);
+		arm(0, 0);
+		long r = bench(BENCH_OP_PUSH, (uint64_t)cs, pages);
+		if (r != (long)pages) {
+			printf("cowbench: pushing %u samples failed (%ld)\n", pages, r);
+			exit(1);
+		}
+		exit(0);
+	}
+	reap(pid);
+	settle();
+	struct cow_meminfo m0, m1;
+	meminfo(&m0);
+	arm(1, pages);
+	begin(COWVMM_EV_REUSE_WRITE, pages);
+	timed_writes(p, pages, 3, COWVMM_EV_REUSE_WRITE, pages, NULL);
+	end(COWVMM_EV_REUSE_WRITE, pages);
+	arm(0, 0);
+	meminfo(&m1);
+	uint64_t copies = m1.cow_copies - m0.cow_copies, reuses = m1.cow_reuses - m0.cow_reuses;
+	printf("cowbench: reuse loop, %u pages: copies +%lu, reuses +%lu\n", pages,
+	       (unsigned long)copies, (unsigned long)reuses);
+	if (check && (copies != 0 || reuses != pages)) {
+		printf("cowbench: FAIL: the reuse path must copy nothing and reuse every page\n");
+		g.failures++;
+	}
+	munmap((void *)p, pages * PAGE);
+}
+
+/* Fork latency (parent view) and fork + exit + wait, against the pages a
+ * region maps; the region grows between sizes. */
+static void fork_sizes(const struct plan *pl)
+{
+	uint32_t maxn = pl->fork_n[pl->nfork - 1], done = 0;
+	volatile char *p = map(maxn);
+	for (int k = 0; k < pl->nfork; k++) {
+		uint32_t n = pl->fork_n[k];
+		for (; done < n; done++)
+			p[(uint64_t)done * PAGE] = 1;
+		begin(COWVMM_EV_FORK, n);
+		for (int r = 0; r < pl->fork_reps; r++) {
+			uint64_t t0 = rdtsc_serialized();
+			int pid = fork();
+			uint64_t t1 = rdtsc_serialized();
+			if (pid == 0)
+				exit(0);
+			if (pid < 0) {
+				printf("cowbench: fork with %u pages mapped failed (%d)\n", n, pid);
+				exit(1);
+			}
+			rec(COWVMM_EV_FORK, n, t1 - t0);
+			reap(pid);
+		}
+		end(COWVMM_EV_FORK, n);
+		begin(COWVMM_EV_FORK_ROUNDTRIP, n);
+		for (int r = 0; r < pl->rt_reps; r++) {
+			uint64_t t0 = rdtsc_serialized();
+			int pid = fork();
+			if (pid == 0)
+				exit(0);
+			if (pid < 0)
+				exit(1);
+			reap(pid);
+			rec(COWVMM_EV_FORK_ROUNDTRIP, n, rdtsc_serialized() - t0);
+		}
+		end(COWVMM_EV_FORK_ROUNDTRIP, n);
+	}
+	munmap((void *)p, (uint64_t)maxn * PAGE);
+}
+
+int main(int argc, char **argv)
+{
+	int check = argc > 1 && !strcmp(argv[1], "check");
+	const struct plan *pl = argc > 1 && (check || !strcmp(argv[1], "quick")) ? &quick : &full;
+	if (argc > 1 && pl == &full) {
+		printf("usage: cowbench [quick|check]\n");
+		return 2;
+	}
+	long info = bench(BENCH_OP_INFO, 0, 0);
+	if (info < 0) {
+		printf("cowbench: this kernel has no SYS_bench (%ld)\n", info);
+		return 1;
+	}
+	g.s = map(MAX_SAMPLES * sizeof *g.s / PAGE);
+	touch((volatile char *)g.s, MAX_SAMPLES * sizeof *g.s / PAGE, 0);
+
+	plain_writes(pl->plain_n);
+	copy_floor(pl->copy_n);
+	zero_faults(pl->zero_n);
+	for (int i = 0; i < pl->ncow; i++)
+		cow_and_reuse(pl->cow_n[i], check);
+	fork_sizes(pl);
+
+	long r = bench(BENCH_OP_PUSH, (uint64_t)g.s, g.n);
+	if (r != (long)g.n) {
+		printf("cowbench: pushing %lu samples failed (%ld)\n", (unsigned long)g.n, r);
+		return 1;
+	}
+	long dropped = bench(BENCH_OP_INFO, 0, 0) >> 32;
+	long sent = bench(BENCH_OP_FLUSH, 0, 0);
+	printf("cowbench: %ld samples handed to the VMM (%lu + %ld dropped: buffers full)\n", sent,
+	       (unsigned long)g.dropped, dropped);
+	return g.failures || g.dropped || dropped ? 1 : 0;
+}
