@@ -7,3 +7,7 @@ EXTRA_DIST += tests/kvm/boot.kvm
 # Timing run: coarse facts of a short vmm --bench (never exact timings).
 TESTS += tests/kvm/bench.kvm
 EXTRA_DIST += tests/kvm/bench.kvm
+
+# The VMM's COW audit: audited guest suite, mutations, report, dump, pictures.
+TESTS += tests/kvm/audit.kvm
+EXTRA_DIST += tests/kvm/audit.kvm
