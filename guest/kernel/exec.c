@@ -224,5 +224,6 @@ _Noreturn void user_init(const char *cmdline)
 	ctx->rip = (uint64_t)forkret;
 	p->ctx = ctx;
 	p->state = COWVMM_PSTATE_RUNNABLE;
+	inject_start();
 	scheduler_start(p);
 }

@@ -29,7 +29,6 @@ static int do_wp_page(struct proc *p, pte_t *pte, uint64_t va, struct region *r)
 		invlpg(va);
 		stats.cow_reuses++;
 		checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, old >> PAGE_SHIFT);
-		inject_point(COWVMM_CP_COW_AFTER, p->pid, va);
 		return FAULT_OK;
 	}
 	/* wp_page_copy: someone else still references the frame. */
@@ -40,7 +39,6 @@ static int do_wp_page(struct proc *p, pte_t *pte, uint64_t va, struct region *r)
 	install_private(pte, va, new, r->prot, old);
 	stats.cow_copies++;
 	checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, new >> PAGE_SHIFT);
-	inject_point(COWVMM_CP_COW_AFTER, p->pid, va);
 	return FAULT_OK;
 }
 

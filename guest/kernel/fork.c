@@ -35,8 +35,9 @@ int do_fork(void)
 	struct proc *parent = curproc, *child;
 	int r = proc_alloc(&child);
 	if (r) {
-		stats.fork_failures++;
-		return r == -EAGAIN ? -EAGAIN : -ENOMEM;
+		if (r == -ENOMEM)
+			stats.fork_failures++;
+		return r;
 	}
 	r = copy_mm(&child->mm, &parent->mm);
 	/* copy_mm write-protected the parent's PTEs (even if it then failed):

@@ -100,24 +100,28 @@ int audit_enabled(void)
 	return (boot.flags & COWVMM_BOOT_F_AUDIT) != 0;
 }
 
-/* Ask the VMM to verify every invariant now; returns its verdict (0 = fine).
- * Only when auditing: each checkpoint is a VM exit. */
+/* A checkpoint: ask the VMM to verify every invariant now (only when it
+ * audits: each one is a VM exit), then offer it an inject point (only when it
+ * gave us an injection plan).  Returns the audit verdict (0 = fine). */
 uint32_t checkpoint(uint32_t cp, int pid, int pid2, uint32_t label,
 		    uint64_t va, uint64_t frame_old, uint64_t frame_new)
 {
 	static struct cowvmm_hc_inspect in;
-	if (!audit_enabled())
-		return 0;
-	memset(&in, 0, sizeof(in));
-	in.checkpoint = cp;
-	in.pid = pid;
-	in.pid2 = pid2;
-	in.label = label;
-	in.va = va;
-	in.frame_old = frame_old;
-	in.frame_new = frame_new;
-	hypercall(COWVMM_HC_INSPECT, &in);
-	return in.verdict;
+	uint32_t verdict = 0;
+	if (audit_enabled()) {
+		memset(&in, 0, sizeof(in));
+		in.checkpoint = cp;
+		in.pid = pid;
+		in.pid2 = pid2;
+		in.label = label;
+		in.va = va;
+		in.frame_old = frame_old;
+		in.frame_new = frame_new;
+		hypercall(COWVMM_HC_INSPECT, &in);
+		verdict = in.verdict;
+	}
+	inject_point(cp, pid, va);
+	return verdict;
 }
 
 /* Give the VMM a chance to inject something (a spurious fault, ...) here;

@@ -6,6 +6,15 @@
 static struct cowvmm_inject_plan builtin;
 static struct cowvmm_inject_plan *plan = &builtin;
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+/* Off while the kernel builds init: a failure there could only end the run
+ * (Linux panics without init too), so plans count from init's first
+ * instruction on -- the allocations of user-visible operations. */
+static int inject_live;
+
+void inject_start(void)
+{
+	inject_live = 1;
+}
 
 void inject_init(void)
 {
@@ -35,7 +44,7 @@ static uint64_t rng_next(void)
 /* site < 0: a boot-time allocation that must never be injected. */
 int should_fail(int site)
 {
-	if (site < 0 || site >= COWVMM_SITE_COUNT)
+	if (site < 0 || site >= COWVMM_SITE_COUNT || !inject_live)
 		return 0;
 	struct cowvmm_inject_rule *r = &plan->rule[plan->any_site ? 0 : site];
 	uint64_t n = ++r->calls;

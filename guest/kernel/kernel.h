@@ -76,6 +76,7 @@ int inject_point(uint32_t cp, int pid, uint64_t va);
 /* Fault injection at allocation sites (inject.c). */
 int should_fail(int site);
 void inject_init(void);
+void inject_start(void);                /* init is built: plans apply from now on */
 long inject_arm(int site, int mode, uint64_t nth);
 
 /* Boot stages. */

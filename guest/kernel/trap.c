@@ -92,6 +92,12 @@ _Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
 	crash.msg_gpa = virt_to_phys(msg);
 	crash.line = (uint64_t)line;
 	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
+	/* where panic() was called from, on which stack */
+	crash.regs.rip = (uint64_t)__builtin_return_address(0);
+	crash.regs.rsp = (uint64_t)__builtin_frame_address(0);
+	crash.regs.cs = 0x08;
+	crash.regs.ss = 0x10;
+	__asm__ volatile("pushfq; popq %0" : "=r"(crash.regs.rflags));
 	crash.regs.cr0 = read_cr0(); crash.regs.cr2 = read_cr2();
 	crash.regs.cr3 = read_cr3(); crash.regs.cr4 = read_cr4();
 	hypercall(COWVMM_HC_CRASH, &crash);
