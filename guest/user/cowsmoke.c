@@ -171,10 +171,54 @@ static void test_fork_failures(void)
 	printf("cowsmoke: fork failed cleanly at each of %d allocation points\n", k - 2);
 }
 
+static void test_exec(void)
+{
+	char *args[] = { "cowsmoke", "exit42", 0 };
+	int pid = fork();
+	if (pid == 0) {
+		exec("cowsmoke", args);
+		exit(1);
+	}
+	int st = wait_status(pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42);
+	CHECK(exec("no-such-program", args) == -ENOENT);
+}
+
+static void test_heap_and_protect(void)
+{
+	char *h = sbrk(3 * 4096);
+	CHECK(!IS_ERR(h));
+	h[0] = 1;
+	h[2 * 4096] = 3;
+	int pid = fork();
+	if (pid == 0) {
+		h[0] = 9;
+		exit(h[0] == 9 && h[2 * 4096] == 3 ? 0 : 1);
+	}
+	int st = wait_status(pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && h[0] == 1);
+	CHECK(!IS_ERR(sbrk(-3 * 4096)));
+
+	volatile char *m = mmap_anon(4096, PROT_READ | PROT_WRITE);
+	m[0] = 5;
+	CHECK(mprotect((void *)m, 4096, PROT_READ) == 0);
+	pid = fork();
+	if (pid == 0) {
+		m[0] = 6; /* read-only region: SIGSEGV */
+		exit(0);
+	}
+	st = wait_status(pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+	CHECK(mprotect((void *)m, 4096, PROT_READ | PROT_WRITE) == 0);
+	m[0] = 7; /* allowed again: the only reference, reused in place */
+	CHECK(m[0] == 7 && q(m).writable && q(m).refcount == 1);
+	CHECK(munmap((void *)m, 4096) == 0);
+}
+
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && !strcmp(argv[1], "exit42"))
+		return 42;
 	struct cow_meminfo start, end;
 	meminfo(&start);
 	test_cow();
@@ -182,6 +226,8 @@ int main(int argc, char **argv)
 	test_zero_page();
 	test_pipe_into_cow();
 	test_text_write();
+	test_exec();
+	test_heap_and_protect();
 	test_fork_failures();
 	meminfo(&end);
 	printf("cowsmoke: forks %lu copies %lu reuses %lu zero fills %lu, free %lu -> %lu\n",
