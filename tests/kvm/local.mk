@@ -11,3 +11,7 @@ EXTRA_DIST += tests/kvm/bench.kvm
 # The VMM's COW audit: audited guest suite, mutations, report, dump, pictures.
 TESTS += tests/kvm/audit.kvm
 EXTRA_DIST += tests/kvm/audit.kvm
+
+# The in-guest fork/COW suite (guest/user/tests: cowtest), group by group.
+TESTS += tests/kvm/cow.kvm
+EXTRA_DIST += tests/kvm/cow.kvm
