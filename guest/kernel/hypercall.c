@@ -103,8 +103,10 @@ int audit_enabled(void)
 /* A checkpoint: ask the VMM to verify every invariant now (only when it
  * audits: each one is a VM exit), then offer it an inject point (only when it
  * gave us an injection plan).  Returns the audit verdict (0 = fine). */
-uint32_t checkpoint(uint32_t cp, int pid, int pid2, uint32_t label,
-		    uint64_t va, uint64_t frame_old, uint64_t frame_new)
+int checkpoints_wanted;
+
+uint32_t checkpoint_slow(uint32_t cp, int pid, int pid2, uint32_t label,
+			 uint64_t va, uint64_t frame_old, uint64_t frame_new)
 {
 	static struct cowvmm_hc_inspect in;
 	uint32_t verdict = 0;

@@ -45,6 +45,7 @@ void kmain(uint64_t info_gpa, uint64_t magic)
 	kprintf("memory: %lu frames free of %lu (first %#lx), zero frame %#lx\n",
 		free_frames, nframes, first_frame, zero_frame_pa >> PAGE_SHIFT);
 
+	checkpoints_wanted = audit_enabled() || boot.inject_gpa != 0;
 	describe_to_vmm();
 	checkpoint(COWVMM_CP_BOOT, 0, 0, 0, 0, 0, 0);
 	ktest_run(boot.cmdline);

@@ -19,7 +19,8 @@ void mm_release(struct mm *mm)
 	mm->nreg = 0;
 }
 
-/* As Linux's copy_page_range/copy_present_pte, level by level.  Page tables
+/* As Linux's copy_page_range/copy_present_pte, for one region's range and
+ * level by level, so only tables under the region are visited.  Page tables
  * are never shared: the child gets its own table for every parent table.
  * At the leaves no data moves: a writable PTE loses RW and gains COW in BOTH
  * address spaces, and the frame gains one reference for the child's PTE.
@@ -27,31 +28,42 @@ void mm_release(struct mm *mm)
  * they stay read-only and a write to them is judged by the region alone.
  * Each child table is linked in before it is filled, so after a failure the
  * partial child tree is complete enough for free_user_tables() to undo. */
-static int copy_level(uint64_t dst_pa, uint64_t src_pa, int level)
+static int copy_range(uint64_t dst_pa, uint64_t src_pa, int level, uint64_t start, uint64_t end)
 {
 	pte_t *dst = phys_to_virt(dst_pa), *src = phys_to_virt(src_pa);
-	int n = level == 4 ? 256 : 512; /* the kernel half is already shared */
+	int shift = 12 + 9 * (level - 1);
 
-	for (int i = 0; i < n; i++) {
-		pte_t e = src[i];
-		if (!(e & PTE_P))
-			continue;
-		if (level == 1) {
+	if (level == 1) {
+		for (uint64_t i = (start >> 12) & 511, n = i + ((end - start) >> 12); i < n; i++) {
+			pte_t e = src[i];
+			if (!(e & PTE_P))
+				continue;
 			if (e & PTE_RW) {
 				e = (e & ~PTE_RW) | PTE_COW;
 				src[i] = e;
 			}
-			frame_get(e & PTE_ADDR);
+			/* frame_get() without its checks: this loop is fork's per-page cost */
+			frame_refcount[(e & PTE_ADDR) >> PAGE_SHIFT]++;
 			dst[i] = e;
-			continue;
 		}
-		uint64_t t = kpage_alloc(COWVMM_SITE_PT_PAGE);
-		if (!t)
-			return -ENOMEM;
-		dst[i] = t | (e & (PTE_P | PTE_RW | PTE_US));
-		int r = copy_level(t, e & PTE_ADDR, level - 1);
-		if (r)
-			return r;
+		return 0;
+	}
+	for (uint64_t va = start; va < end;) {
+		uint64_t next = MIN(((va >> shift) + 1) << shift, end);
+		int i = (int)((va >> shift) & 511);
+		pte_t e = src[i];
+		if (e & PTE_P) {
+			if (!(dst[i] & PTE_P)) {
+				uint64_t t = kpage_alloc(COWVMM_SITE_PT_PAGE);
+				if (!t)
+					return -ENOMEM;
+				dst[i] = t | (e & (PTE_P | PTE_RW | PTE_US));
+			}
+			int r = copy_range(dst[i] & PTE_ADDR, e & PTE_ADDR, level - 1, va, next);
+			if (r)
+				return r;
+		}
+		va = next;
 	}
 	return 0;
 }
@@ -68,7 +80,9 @@ int copy_mm(struct mm *dst, struct mm *src)
 	dst->heap_start = src->heap_start;
 	dst->brk = src->brk;
 	dst->mmap_next = src->mmap_next;
-	r = copy_level(dst->pml4, src->pml4, 4);
+	/* PTEs exist only inside regions (munmap and sbrk clear the rest) */
+	for (int i = 0; i < src->nreg && !r; i++)
+		r = copy_range(dst->pml4, src->pml4, 4, src->reg[i].start, src->reg[i].end);
 	if (r)
 		mm_release(dst);
 	return r;

@@ -54,7 +54,10 @@ int proc_alloc(struct proc **out)
 	memset(p, 0, sizeof(*p));
 	int slot = (int)(p - proctab);
 	for (int i = 0; i < KSTACK_PAGES; i++) {
-		uint64_t pa = kpage_alloc(COWVMM_SITE_KSTACK);
+		/* not zeroed: a stack needs no initial contents */
+		uint64_t pa = frame_alloc(COWVMM_SITE_KSTACK);
+		if (pa)
+			frame_pins[pa >> PAGE_SHIFT] = 1;
 		if (!pa) {
 			kstack_release(p);
 			return -ENOMEM;
