@@ -72,6 +72,7 @@ struct mm {
 	uint64_t pml4;       /* physical root; 0 once released */
 	struct region reg[NREGION];
 	int nreg;
+	int hint;            /* index of the region found last (region_find) */
 	uint64_t heap_start, brk;
 	uint64_t mmap_next;
 };

@@ -13,17 +13,23 @@ char *strcpy(char *d, const char *s);
 char *strncpy_safe(char *d, const char *s, size_t n);
 long atol(const char *s);
 
+/* Eight bytes per step, then the tail: fewer iterations than byte strings. */
 void *memset(void *d, int c, size_t n)
 {
 	void *r = d;
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	uint64_t v = 0x0101010101010101ull * (unsigned char)c;
+	size_t q = n / 8, t = n % 8;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(t) : "a"(v) : "memory");
 	return r;
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
 	void *r = d;
-	__asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+	size_t q = n / 8, t = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(q) : : "memory");
+	__asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(t) : : "memory");
 	return r;
 }
 
