@@ -79,6 +79,8 @@ static int histogram(const char *dir, const struct bench_group *g)
 	double pw = (double)(W - ML - MR) / (BINS + 2), ph = H - MT - MB;
 	for (int k = 0; k <= BINS; k++) {
 		double h = ph * (double)bins[k] / (double)top;
+		if (bins[k] && h < 2)
+			h = 2; /* a few outliers must stay visible */
 		double x = ML + pw * (k + (k == BINS));
 		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n",
 			x, H - MB - h, pw * 0.9, h, k == BINS ? "#c44" : "#47a");
@@ -94,6 +96,9 @@ static int histogram(const char *dir, const struct bench_group *g)
 	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%" PRIu64 "</text>\n", ML - 4, MT + 4,
 		top);
 	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n", ML - 4, H - MB);
+	if (bins[BINS])
+		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#c44\">%" PRIu64
+			   " above p99, max %" PRIu64 "</text>\n", W - MR, MT + 24, bins[BINS], g->max);
 	return svg_close(f);
 }
 
