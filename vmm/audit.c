@@ -23,6 +23,8 @@ static const char *const kind_names[AV_COUNT] = {
 	[AV_COW] = "cow",
 	[AV_PROC] = "process-table",
 	[AV_TRANSLATE] = "translate-mismatch",
+	[AV_DIRTY] = "dirty-log",
+	[AV_REGION] = "region",
 };
 
 const char *audit_kind_name(enum audit_kind k)
@@ -44,8 +46,10 @@ const char *audit_checkpoint_name(uint32_t cp)
 struct audit *audit_new(const struct gmem *m)
 {
 	struct audit *a = calloc(1, sizeof *a);
-	if (a)
+	if (a) {
 		a->m = m;
+		a->full_every = 1; /* every checkpoint walks everything unless told otherwise */
+	}
 	return a;
 }
 
@@ -58,6 +62,8 @@ void audit_free(struct audit *a)
 	free(a->procs);
 	free(a->fork_a.v);
 	free(a->fork_b.v);
+	free(a->rmap_head);
+	free(a->rmap);
 	free(a);
 }
 
@@ -70,19 +76,35 @@ int audit_set_descriptor(struct audit *a, const struct cowvmm_hc_describe *d, ch
 			 (unsigned long long)d->nframes, d->nproc);
 		return -1;
 	}
+	/* Regions (optional): the whole array and the count inside one entry. */
+	if (d->off_regions && (d->region_stride < sizeof(struct cowvmm_region) || d->max_regions == 0 ||
+			       d->max_regions > 4096 || d->region_stride > 4096 ||
+			       d->off_regions > d->proc.stride ||
+			       (uint64_t)d->max_regions * d->region_stride > d->proc.stride - d->off_regions ||
+			       d->off_nregions > d->proc.stride - 4)) {
+		snprintf(err, n, "region description does not fit a process entry (offset %u, %u x %u bytes, "
+			 "count at %u, entry %u bytes)", d->off_regions, d->max_regions, d->region_stride,
+			 d->off_nregions, d->proc.stride);
+		return -1;
+	}
 	uint32_t *mc = calloc(d->nframes, sizeof *mc);
 	int32_t *to = calloc(d->nframes, sizeof *to);
 	struct audit_proc *pr = calloc(d->nproc, sizeof *pr);
-	if (!mc || !to || !pr) {
+	uint32_t *rh = calloc(d->nframes, sizeof *rh);
+	if (!mc || !to || !pr || !rh) {
 		free(mc);
 		free(to);
 		free(pr);
+		free(rh);
 		snprintf(err, n, "out of memory for %llu frames", (unsigned long long)d->nframes);
 		return -1;
 	}
 	free(a->mapcount);
 	free(a->table_owner);
 	free(a->procs);
+	free(a->rmap_head);
+	a->rmap_head = rh;
+	a->rmap_valid = false;
 	a->mapcount = mc;
 	a->table_owner = to;
 	a->procs = pr;
@@ -241,6 +263,8 @@ static int on_leaf(void *ctx, const struct ptw_leaf *l)
 			continue;
 		}
 		a->mapcount[f]++;
+		if (f != a->d.zero_frame) /* the zero frame's sharers are never asked for */
+			rmap_add(a, f, p->pid, va);
 		uint32_t rc = a->rc[f], pins = a->pins[f];
 		uint32_t refs = rc >= pins ? rc - pins : 0; /* PTE references as the guest books them */
 		p->shared += refs > 1;
@@ -417,9 +441,28 @@ unsigned audit_run(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		av(a, AV_PROC, 0, 0, 0, 0, 0, NO_FRAME, 0, 0, "refcount or pins array outside RAM");
 		goto out;
 	}
+	read_procs(a);
+	bool cow = cp->checkpoint == COWVMM_CP_COW_BEFORE || cp->checkpoint == COWVMM_CP_COW_AFTER;
+	a->cow_since_full += cow;
+	/* Cheap when it can be: a COW checkpoint between full audits is judged
+	 * locally; anything else, every Nth COW checkpoint, and a local picture
+	 * that does not add up get the full walk. */
+	a->last_full = !cow || a->full_every <= 1 || a->cow_since_full >= a->full_every;
+	if (!a->last_full) {
+		if (local_cow(a, cp)) {
+			a->nlocal++;
+			goto out;
+		}
+		a->nfallback++;
+		a->nv = 0;
+		a->nv_total = 0;
+		a->last_full = true;
+	}
+	a->nfull++;
+	a->cow_since_full = 0;
 	memset(a->mapcount, 0, a->d.nframes * sizeof *a->mapcount);
 	memset(a->table_owner, 0, a->d.nframes * sizeof *a->table_owner);
-	read_procs(a);
+	rmap_reset(a);
 	cp_prepare(a, cp);
 	walk_all(a);
 	final_pass(a);
@@ -447,6 +490,19 @@ const struct audit_proc *audit_procs(const struct audit *a, size_t *n)
 uint64_t audit_seq(const struct audit *a) { return a->seq; }
 uint64_t audit_last_ns(const struct audit *a) { return a->last_ns; }
 uint64_t audit_frames_free(const struct audit *a) { return a->frames_free; }
+bool audit_last_full(const struct audit *a) { return a->last_full; }
+
+void audit_set_full_every(struct audit *a, unsigned n)
+{
+	a->full_every = n ? n : 1;
+}
+
+void audit_counts(const struct audit *a, uint64_t *full, uint64_t *local, uint64_t *fallback)
+{
+	*full = a->nfull;
+	*local = a->nlocal;
+	*fallback = a->nfallback;
+}
 
 const char *audit_format(const struct audit_violation *v, char *buf, size_t n)
 {

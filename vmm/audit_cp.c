@@ -62,6 +62,74 @@ void cp_prepare(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	a->watch_va = s->va;
 }
 
+/* ---- regions (when the descriptor has them) ---------------------------- */
+#define MAX_REGIONS 64
+struct regions {
+	int n;                 /* -1: not described */
+	struct cowvmm_region r[MAX_REGIONS];
+};
+
+/* The regions of process `pid`, copied out of its process-table entry. */
+static void read_regions(struct audit *a, int32_t pid, struct regions *out)
+{
+	out->n = -1;
+	const struct cowvmm_hc_describe *d = &a->d;
+	if (!d->off_regions)
+		return;
+	for (uint32_t i = 0; i < d->nproc; i++) {
+		struct audit_proc p;
+		if (!audit_proc_entry(a, i, &p) || p.pid != pid)
+			continue;
+		const uint8_t *e = gmem_ptr(a->m, d->proc_table_gpa + (uint64_t)i * d->proc.stride, d->proc.stride);
+		int32_t n;
+		memcpy(&n, e + d->off_nregions, 4);
+		if (n < 0 || (uint32_t)n > d->max_regions || n > MAX_REGIONS) {
+			av(a, AV_PROC, pid, 0, 0, 0, 0, NO_FRAME, d->max_regions, (uint64_t)(uint32_t)n,
+			   "process entry says it has %d regions (at most %u)", n, d->max_regions);
+			return;
+		}
+		for (int k = 0; k < n; k++)
+			memcpy(&out->r[k], e + d->off_regions + (uint64_t)k * d->region_stride, sizeof out->r[k]);
+		out->n = n;
+		return;
+	}
+}
+
+static const struct cowvmm_region *region_of(const struct regions *rs, uint64_t va)
+{
+	for (int k = 0; k < rs->n; k++)
+		if (va >= rs->r[k].start && va < rs->r[k].end)
+			return &rs->r[k];
+	return NULL;
+}
+
+/* After fork, a page's PTE must say what its region allows: a page of a
+ * writable region is shared read-only with the COW flag (or maps the zero
+ * frame), so a missing COW flag there is a lost write permission; a page of
+ * text or rodata is read-only without COW.  (A data region made read-only by
+ * mprotect keeps its pages' COW flags in this kernel: harmless, the region
+ * refuses the write before COW is considered, so not checked.) */
+static void check_region(struct audit *a, int32_t pid, int32_t other, const struct regions *rs,
+			 const struct leafrec *x)
+{
+	const struct cowvmm_region *r = region_of(rs, x->va);
+	if (!r) {
+		av(a, AV_REGION, pid, other, x->va, x->pte, 0, x->frame, 0, 0, "page mapped outside every region");
+		return;
+	}
+	bool cow = x->pte & COWVMM_PTE_COW, zero = x->pte & COWVMM_PTE_ZERO;
+	if ((r->prot & COWVMM_PROT_WRITE) && !cow && !zero)
+		av(a, AV_REGION, pid, other, x->va, x->pte, 0, x->frame, 1, 0,
+		   "page of a writable region (prot %u, [0x%llx, 0x%llx)) is read-only without the COW flag after fork",
+		   r->prot, (unsigned long long)r->start, (unsigned long long)r->end);
+	else if (!(r->prot & COWVMM_PROT_WRITE) && (x->pte & COWVMM_PTE_RW))
+		av(a, AV_REGION, pid, other, x->va, x->pte, 0, x->frame, 0, 1,
+		   "page of a read-only region (prot %u) is writable", r->prot);
+	else if ((r->kind == COWVMM_REGION_TEXT || r->kind == COWVMM_REGION_RODATA) && cow)
+		av(a, AV_REGION, pid, other, x->va, x->pte, 0, x->frame, 0, 1,
+		   "page of a %s region has the COW flag", r->kind == COWVMM_REGION_TEXT ? "text" : "rodata");
+}
+
 /* Parent and child must map the same frames, read-only, with the same flags. */
 static void check_fork(struct audit *a, const struct cowvmm_hc_inspect *cp)
 {
@@ -73,6 +141,16 @@ static void check_fork(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		return;
 	}
 	const struct leafvec *pa = &a->fork_a, *ch = &a->fork_b;
+	static struct regions rp, rc; /* big: not on the stack */
+	read_regions(a, cp->pid, &rp);
+	read_regions(a, cp->pid2, &rc);
+	if (rp.n >= 0 && (rc.n != rp.n || memcmp(rp.r, rc.r, (size_t)rp.n * sizeof rp.r[0])))
+		av(a, AV_FORK, cp->pid, cp->pid2, 0, 0, 0, NO_FRAME, (uint64_t)rp.n, (uint64_t)(uint32_t)rc.n,
+		   "the child's regions differ from the parent's (%d and %d regions)", rp.n, rc.n);
+	for (size_t k = 0; rp.n >= 0 && k < pa->n; k++)
+		check_region(a, cp->pid, cp->pid2, &rp, &pa->v[k]);
+	for (size_t k = 0; rc.n >= 0 && k < ch->n; k++)
+		check_region(a, cp->pid2, cp->pid, &rc, &ch->v[k]);
 	size_t i = 0, j = 0;
 	const uint64_t same = COWVMM_PTE_COW | COWVMM_PTE_ZERO | COWVMM_PTE_US | COWVMM_PTE_NX |
 			      COWVMM_PTE_ADDR;
@@ -105,6 +183,21 @@ static void check_fork(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		i++;
 		j++;
 	}
+}
+
+/* A write fault on a COW page: the PTE the guest is about to resolve must be
+ * a present, user, read-only PTE with the COW flag (or the ZERO flag: a write
+ * to the shared zero frame is a copy too); anything else is not a COW fault. */
+static void check_cow_before(struct audit *a, const struct cowvmm_hc_inspect *cp)
+{
+	const struct cow_snapshot *s = &a->before;
+	if (!s->valid || s->pid != cp->pid)
+		return; /* cp_prepare() found no page: the global audit said what it could */
+	uint64_t want = COWVMM_PTE_P | COWVMM_PTE_US;
+	if ((s->pte & want) != want || (s->pte & COWVMM_PTE_RW) ||
+	    !(s->pte & (COWVMM_PTE_COW | COWVMM_PTE_ZERO)))
+		av(a, AV_COW, cp->pid, 0, s->va, s->pte, 0, s->frame, 0, 1,
+		   "COW fault on a PTE that is not a present, user, read-only COW (or zero-frame) PTE");
 }
 
 /* A COW fault resolved: new frame writable and dirty, an exact copy (the
@@ -195,6 +288,9 @@ void cp_check(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	case COWVMM_CP_FORK:
 		check_fork(a, cp);
 		break;
+	case COWVMM_CP_COW_BEFORE:
+		check_cow_before(a, cp);
+		break;
 	case COWVMM_CP_COW_AFTER:
 		check_cow_after(a, cp);
 		break;
@@ -207,6 +303,6 @@ void cp_check(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		break;
 	}
 	default:
-		break; /* BOOT, COW_BEFORE, USER: the global audit is the check */
+		break; /* BOOT, USER: the global audit is the check */
 	}
 }

@@ -36,6 +36,15 @@ struct cow_snapshot {
 	bool sharers_truncated;
 };
 
+/* Reverse map entry: one user mapping of a frame seen by the last full walk
+ * (or moved there by a COW checkpoint since).  Entries can go stale (pages
+ * unmapped, frames freed and reused): every use re-translates (pid, va). */
+struct rmap_ent {
+	int32_t pid;
+	uint32_t next;  /* index + 1 of the next entry of the same frame, 0 = end */
+	uint64_t va;
+};
+
 struct audit {
 	const struct gmem *m;
 	bool have_desc;
@@ -62,6 +71,15 @@ struct audit {
 	int32_t watch_pid;        /* ... except this process's own mapping */
 	uint64_t watch_va;
 	struct cow_snapshot before;
+	/* Cheap COW checkpoints (audit_cp.c, local_*): the reverse map. */
+	uint32_t *rmap_head;      /* [nframes] index + 1 of the frame's first entry */
+	struct rmap_ent *rmap;
+	size_t rmap_n, rmap_cap;
+	bool rmap_valid;          /* built by a full walk, kept up to date since */
+	unsigned full_every;      /* full audit at every Nth COW checkpoint (1 = all) */
+	uint64_t cow_since_full;  /* COW checkpoints since the last full audit */
+	bool last_full;           /* the last audit_run() walked everything */
+	uint64_t nfull, nlocal, nfallback;
 };
 
 /* Record a violation of the audit in progress (printf-style detail). */
@@ -75,5 +93,15 @@ bool leafvec_push(struct leafvec *lv, uint64_t va, uint64_t pte, uint64_t frame)
 /* audit_cp.c: the checks of each checkpoint kind; before/after the global walk. */
 void cp_prepare(struct audit *a, const struct cowvmm_hc_inspect *cp);
 void cp_check(struct audit *a, const struct cowvmm_hc_inspect *cp);
+
+/* audit_local.c: a COW checkpoint judged from the writer's page, its frames
+ * and the frame's other sharers (found through the reverse map), no global
+ * walk.  Returns false when the local picture does not add up (the counts
+ * disagree with the sharers found, no usable reverse map, ...): the caller
+ * then runs the full audit, which decides. */
+bool local_cow(struct audit *a, const struct cowvmm_hc_inspect *cp);
+/* Reverse map upkeep: a full walk's leaf, and the reset before the walk. */
+void rmap_reset(struct audit *a);
+void rmap_add(struct audit *a, uint64_t frame, int32_t pid, uint64_t va);
 
 #endif

@@ -13,5 +13,5 @@ vmm_vmm_LDADD += -lm
 # Fault injection (--inject): plan page, exceptions and PTE corruption.
 vmm_vmm_SOURCES += vmm/inject.c vmm/inject.h vmm/inject_apply.c
 # Page-table walker, COW audit at checkpoints, reports, dumps, pictures, mutations.
-vmm_vmm_SOURCES += vmm/ptwalk.c vmm/audit.c vmm/audit_cp.c vmm/audit_int.h vmm/inspect.c \
+vmm_vmm_SOURCES += vmm/ptwalk.c vmm/audit.c vmm/audit_cp.c vmm/audit_local.c vmm/audit_dirty.c vmm/audit_int.h vmm/dirty.c vmm/inspect.c \
 	vmm/report.c vmm/ptdump.c vmm/dot.c vmm/mutate.c

@@ -274,7 +274,7 @@ int main(int argc, char **argv)
 	boot_setup_cpu(&vm, vm.kernel.entry);
 	bench_setup(&vm, &o.bench);
 	/* A timing run: no checkpoints in timed loops (and no dirty logging). */
-	boot_write_info(&vm, o.seed, (o.bench.enabled ? COWVMM_BOOT_F_BENCH : 0) | inspect_boot_flags(),
+	boot_write_info(&vm, o.seed, (o.bench.enabled ? COWVMM_BOOT_F_BENCH : 0) | inspect_boot_flags(o.bench.enabled),
 			o.cmdline);
 	st = inject_install(&vm, o.seed);
 	if (st)

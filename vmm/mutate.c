@@ -4,7 +4,8 @@
 
 #include "audit_int.h"
 
-const char *const mutate_kinds[] = { "writable", "leak", "drop", "free-map", NULL };
+/* dirty-old is applied by inspect.c (it needs KVM): mutate_apply() ignores it. */
+const char *const mutate_kinds[] = { "writable", "leak", "drop", "free-map", "dirty-old", NULL };
 
 bool mutate_kind_valid(const char *kind)
 {

@@ -42,7 +42,22 @@ static struct {
 	uint64_t frames, free_frames;
 	struct timespec start;
 	bool started;
+	uint64_t full, local, fallback, dirty_checked;
+	unsigned full_every;
+	const char *dirty_state, *dirty_why;
 } R;
+
+void report_audit_info(uint64_t full, uint64_t local, uint64_t fallback, unsigned full_every,
+		       const char *dirty_state, const char *dirty_why, uint64_t dirty_checked)
+{
+	R.full = full;
+	R.local = local;
+	R.fallback = fallback;
+	R.full_every = full_every;
+	R.dirty_state = dirty_state;
+	R.dirty_why = dirty_why;
+	R.dirty_checked = dirty_checked;
+}
 
 static const char *const exit_names[MAX_EXIT + 1] = {
 	[KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_EXCEPTION] = "exception", [KVM_EXIT_IO] = "io",
@@ -115,6 +130,9 @@ void report_checkpoint(const struct cowvmm_hc_inspect *cp, const struct audit *a
 		R.cps = calloc(MAX_CHECKPOINTS, sizeof *R.cps);
 	if (R.cps && R.ncps < MAX_CHECKPOINTS)
 		R.cps[R.ncps++] = (struct cp_rec){ audit_seq(a), *cp, (uint32_t)total, ns };
+	/* A local COW checkpoint walked nothing: pages and frames are the last full audit's. */
+	if (!audit_last_full(a))
+		return;
 	const struct audit_proc *p = audit_procs(a, &np);
 	for (size_t i = 0; i < np; i++) {
 		if (p[i].state == COWVMM_PSTATE_ZOMBIE || !p[i].cr3)
@@ -276,9 +294,15 @@ int report_json(const char *path, const struct vm *vm, int status)
 	fprintf(f, "    ]\n  },\n");
 
 	fprintf(f, "  \"audits\": {\"count\": %" PRIu64 ", \"time_us_total\": %.1f, \"time_us_mean\": %.1f, "
-		   "\"time_us_max\": %.1f, \"managed_frames\": %" PRIu64 ", \"free_frames_last\": %" PRIu64 "},\n",
+		   "\"time_us_max\": %.1f, \"managed_frames\": %" PRIu64 ", \"free_frames_last\": %" PRIu64 ",\n"
+		   "             \"full\": %" PRIu64 ", \"local\": %" PRIu64 ", \"local_fallbacks\": %" PRIu64
+		   ", \"full_every\": %u, \"dirty_log\": {\"state\": ",
 		R.audits, R.ns_total / 1e3, R.audits ? R.ns_total / 1e3 / R.audits : 0.0, R.ns_max / 1e3,
-		R.frames, R.free_frames);
+		R.frames, R.free_frames, R.full, R.local, R.fallback, R.full_every);
+	jstr(f, R.dirty_state ? R.dirty_state : "off");
+	fprintf(f, ", \"reason\": ");
+	jstr(f, R.dirty_why ? R.dirty_why : "");
+	fprintf(f, ", \"checked\": %" PRIu64 "}},\n", R.dirty_checked);
 
 	fprintf(f, "  \"violations\": {\n    \"total\": %" PRIu64 ",\n    \"list_truncated\": %s,\n    \"list\": [\n",
 		R.violations, R.violations > R.nv ? "true" : "false");

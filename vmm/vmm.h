@@ -372,6 +372,8 @@ enum audit_kind {
 	AV_COW,             /* after a COW fault: writer's PTE, copy, counts or sharers wrong */
 	AV_PROC,            /* process table or checkpoint arguments inconsistent */
 	AV_TRANSLATE,       /* walker and KVM_TRANSLATE disagree */
+	AV_DIRTY,           /* KVM's dirty log contradicts a COW fault's resolution */
+	AV_REGION,          /* after fork: a page's PTE contradicts its region's permissions */
 	AV_COUNT
 };
 
@@ -427,6 +429,26 @@ uint64_t audit_seq(const struct audit *a);          /* audits run so far */
 uint64_t audit_last_ns(const struct audit *a);      /* wall time of the last audit */
 uint64_t audit_frames_free(const struct audit *a);  /* free frames counted by the last audit */
 
+/* Cheap COW checkpoints: CP_COW_BEFORE/AFTER are judged locally (writer's
+ * PTE, old and new frame, their counts, the frame's other sharers found
+ * through a reverse map kept since the last full audit) and the full global
+ * audit runs at every other checkpoint, at every Nth COW checkpoint, and
+ * whenever the local picture does not add up.  n = 1 (the default of
+ * audit_new()) walks everything at every checkpoint. */
+void audit_set_full_every(struct audit *a, unsigned n);
+bool audit_last_full(const struct audit *a);   /* the last audit_run() was a full one */
+void audit_counts(const struct audit *a, uint64_t *full, uint64_t *local, uint64_t *fallback);
+
+/* Dirty logging between CP_COW_BEFORE and CP_COW_AFTER (audit_dirty.c, pure):
+ * `dirty` is KVM's bitmap of the frames written since CP_COW_BEFORE (bit f of
+ * 64-bit word f/64, nbits frames).  After a copy the new frame and the
+ * writer's page-table page must be dirty and the old (shared) frame clean;
+ * after a reuse the writer's page-table page must be dirty.  Call right after
+ * audit_run() of the CP_COW_AFTER; violations are added to that audit.
+ * Returns the number found. */
+unsigned audit_dirty_check(struct audit *a, const struct cowvmm_hc_inspect *cp,
+			   const uint64_t *dirty, uint64_t nbits);
+
 /* Guest arrays, bounds-checked: false if f is out of range or no descriptor. */
 bool audit_frame_counts(const struct audit *a, uint64_t f, uint32_t *refcount, uint32_t *pins);
 
@@ -449,6 +471,7 @@ const char *audit_format(const struct audit_violation *v, char *buf, size_t n);
  * snapshots, write the verdict back, and end the run with
  * VMM_EXIT_GUEST_FAIL on a violation (unless --audit-continue).
  * ========================================================================= */
+#define AUDIT_FULL_EVERY_DEFAULT 64u /* --audit-full-every */
 struct inspect_opts {
 	bool audit;              /* checkpoints audited (COWVMM_BOOT_F_AUDIT) */
 	bool keep_going;         /* --audit-continue: count violations, do not stop */
@@ -469,14 +492,33 @@ extern struct inspect_opts inspect_opts;
 	{ "report", required_argument, NULL, 0x4103 }, \
 	{ "dump-pt", required_argument, NULL, 0x4104 }, \
 	{ "dot", required_argument, NULL, 0x4105 }, \
-	{ "mutate", required_argument, NULL, 0x4106 }
+	{ "mutate", required_argument, NULL, 0x4106 }, \
+	{ "audit-full-every", required_argument, NULL, 0x4107 }, \
+	{ "no-dirty-log", no_argument, NULL, 0x4108 }
 int inspect_option(int c, const char *arg);
 void inspect_usage(FILE *f);          /* the --help lines of these options */
-uint32_t inspect_boot_flags(void);    /* COWVMM_BOOT_F_AUDIT when auditing */
+/* COWVMM_BOOT_F_AUDIT when auditing: always, unless --no-audit, or a --bench
+ * run without an option that needs the audit.  Dirty logging never with bench. */
+uint32_t inspect_boot_flags(bool bench);
 void inspect_count_exit(struct vm *vm); /* after every KVM_RUN: exit-reason counts */
 /* After vm_run(): dump, text summary, JSON report; returns the final status
  * (VMM_EXIT_USAGE if the report cannot be written). */
 int inspect_finish(struct vm *vm, int status);
+
+/* ===========================================================================
+ * dirty.c — KVM dirty logging on memslot 0 (verification runs; never with
+ * --bench).  inspect.c enables it at the first checkpoint, fetches (and so
+ * resets) the log at CP_COW_BEFORE and judges it at CP_COW_AFTER
+ * (audit_dirty_check()).
+ * ========================================================================= */
+int dirty_enable(struct vm *vm);  /* 0 or -errno */
+/* KVM_GET_DIRTY_LOG: the frames written since the last fetch (1 bit each,
+ * *nbits of them); NULL with *err = -errno on failure. */
+const uint64_t *dirty_fetch(struct vm *vm, uint64_t *nbits, int *err);
+/* --mutate dirty-old: make KVM itself write 12 bytes at gpa (logged as a
+ * guest write), then restore them; 0 or -errno. */
+int dirty_kvm_write(struct vm *vm, uint64_t gpa);
+void dirty_free(void);
 
 /* ===========================================================================
  * report.c — what a run's audits found: checkpoint counts, violations, the
@@ -486,6 +528,9 @@ int inspect_finish(struct vm *vm, int status);
 #define REPORT_SCHEMA_VERSION 1
 void report_checkpoint(const struct cowvmm_hc_inspect *cp, const struct audit *a);
 void report_exit(uint32_t kvm_exit_reason, int hypercall); /* hypercall nr or -1 */
+/* How the run audited (inspect_finish(), before report_text/report_json). */
+void report_audit_info(uint64_t full, uint64_t local, uint64_t fallback, unsigned full_every,
+		       const char *dirty_state, const char *dirty_why, uint64_t dirty_checked);
 void report_text(FILE *f, const struct vm *vm, int status);
 int report_json(const char *path, const struct vm *vm, int status); /* 0 or -errno */
 

@@ -92,6 +92,17 @@ void describe_to_vmm(void)
 	d.zero_frame = zero_frame_pa >> PAGE_SHIFT;
 	d.kernel_pml4_gpa = kernel_pml4_pa;
 	d.stats_gpa = virt_to_phys(&stats);
+	/* Regions, so the VMM can tell writable pages from read-only ones. */
+	_Static_assert(sizeof(struct region) >= sizeof(struct cowvmm_region) &&
+		       offsetof(struct region, prot) == offsetof(struct cowvmm_region, prot) &&
+		       PROT_READ == COWVMM_PROT_READ && PROT_WRITE == COWVMM_PROT_WRITE &&
+		       PROT_EXEC_K == COWVMM_PROT_EXEC && RK_TEXT == COWVMM_REGION_TEXT &&
+		       RK_RODATA == COWVMM_REGION_RODATA && RK_MMAP == COWVMM_REGION_MMAP,
+		       "struct region is what abi.h says");
+	d.off_regions = offsetof(struct proc, mm) + offsetof(struct mm, reg);
+	d.off_nregions = offsetof(struct proc, mm) + offsetof(struct mm, nreg);
+	d.max_regions = NREGION;
+	d.region_stride = sizeof(struct region);
 	hypercall(COWVMM_HC_DESCRIBE, &d);
 }
 

@@ -195,8 +195,33 @@ struct cowvmm_hc_describe {
 	uint64_t zero_frame;      /* OUT: frame number of the shared zero frame */
 	uint64_t kernel_pml4_gpa; /* OUT: kernel-only page-table root */
 	uint64_t stats_gpa;       /* OUT: struct cowvmm_guest_stats */
-	uint64_t reserved[4];
+	/* Added to layout 1 in its reserved area (a guest that leaves them 0 does
+	 * not describe its regions; the VMM then skips the region checks): where
+	 * each process entry keeps its regions, so the VMM knows which pages may
+	 * be written. */
+	uint32_t off_regions;     /* OUT: offset in a process entry of struct cowvmm_region[max_regions], 0 = none */
+	uint32_t off_nregions;    /* OUT: offset of the int32 number of regions in use */
+	uint32_t max_regions;     /* OUT: capacity of that array */
+	uint32_t region_stride;   /* OUT: bytes between regions (>= sizeof(struct cowvmm_region)) */
+	uint64_t reserved[2];
 };
+
+/* One region of an address space (like a Linux VMA), as the VMM reads it. */
+struct cowvmm_region {
+	uint64_t start, end;  /* OUT: [start, end), page aligned */
+	uint32_t prot;        /* OUT: COWVMM_PROT_* */
+	uint32_t kind;        /* OUT: COWVMM_REGION_* */
+};
+#define COWVMM_PROT_READ  1u
+#define COWVMM_PROT_WRITE 2u
+#define COWVMM_PROT_EXEC  4u
+/* Region kinds: text and rodata are never written, even after mprotect. */
+#define COWVMM_REGION_TEXT   0u
+#define COWVMM_REGION_RODATA 1u
+#define COWVMM_REGION_DATA   2u
+#define COWVMM_REGION_HEAP   3u
+#define COWVMM_REGION_STACK  4u
+#define COWVMM_REGION_MMAP   5u
 
 /* Counters kept by the guest, read by the VMM at any time. */
 struct cowvmm_guest_stats {

@@ -26,7 +26,7 @@ tests_unit_test_describe_LDFLAGS = $(SAN_CFLAGS)
 EXTRA_DIST += tests/fuzz/fuzz_elf.c
 check_PROGRAMS += tests/unit/test-audit
 TESTS += tests/unit/test-audit
-tests_unit_test_audit_SOURCES = tests/unit/test-audit.c vmm/audit.c vmm/audit_cp.c vmm/audit_int.h \
+tests_unit_test_audit_SOURCES = tests/unit/test-audit.c vmm/audit.c vmm/audit_cp.c vmm/audit_local.c vmm/audit_dirty.c vmm/audit_int.h \
 	vmm/ptwalk.c vmm/guest_mem.c vmm/mutate.c vmm/ptdump.c vmm/dot.c
 tests_unit_test_audit_CFLAGS = $(AM_CFLAGS) $(SAN_CFLAGS)
 tests_unit_test_audit_LDFLAGS = $(SAN_CFLAGS)
