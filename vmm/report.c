@@ -20,6 +20,7 @@ struct cp_rec {
 	struct cowvmm_hc_inspect cp;
 	uint32_t violations;
 	uint64_t ns;
+	bool full;
 };
 
 struct proc_rec {
@@ -129,7 +130,7 @@ void report_checkpoint(const struct cowvmm_hc_inspect *cp, const struct audit *a
 	if (!R.cps)
 		R.cps = calloc(MAX_CHECKPOINTS, sizeof *R.cps);
 	if (R.cps && R.ncps < MAX_CHECKPOINTS)
-		R.cps[R.ncps++] = (struct cp_rec){ audit_seq(a), *cp, (uint32_t)total, ns };
+		R.cps[R.ncps++] = (struct cp_rec){ audit_seq(a), *cp, (uint32_t)total, ns, audit_last_full(a) };
 	/* A local COW checkpoint walked nothing: pages and frames are the last full audit's. */
 	if (!audit_last_full(a))
 		return;
@@ -288,7 +289,8 @@ int report_json(const char *path, const struct vm *vm, int status)
 		jhex(f, "va", c->cp.va, ", ");
 		jhex(f, "frame_old", c->cp.frame_old, ", ");
 		jhex(f, "frame_new", c->cp.frame_new, ", ");
-		fprintf(f, "\"violations\": %u, \"audit_us\": %.1f}%s\n", c->violations, c->ns / 1e3,
+		fprintf(f, "\"violations\": %u, \"full\": %s, \"audit_us\": %.1f}%s\n", c->violations,
+			c->full ? "true" : "false", c->ns / 1e3,
 			i + 1 < R.ncps ? "," : "");
 	}
 	fprintf(f, "    ]\n  },\n");
