@@ -15,3 +15,7 @@ EXTRA_DIST += tests/kvm/audit.kvm
 # The in-guest fork/COW suite (guest/user/tests: cowtest), group by group.
 TESTS += tests/kvm/cow.kvm
 EXTRA_DIST += tests/kvm/cow.kvm
+
+# Fault injection: --inject grammar, targeted injections, the bounded campaign (tools/campaign).
+TESTS += tests/kvm/inject.kvm
+EXTRA_DIST += tests/kvm/inject.kvm
