@@ -363,8 +363,8 @@ void inject_report(struct vm *vm)
 		if (s)
 			fprintf(stderr, "vmm: inject: guest forks=%" PRIu64 " fork_failures=%" PRIu64
 				" cow_copies=%" PRIu64 " oom_kills=%" PRIu64 " segv_kills=%" PRIu64
-				" spurious_faults=%" PRIu64 " free_frames=%" PRIu64 "\n",
+				" spurious_faults=%" PRIu64 " nmis=%" PRIu64 " free_frames=%" PRIu64 "\n",
 				s->forks, s->fork_failures, s->cow_copies, s->oom_kills, s->segv_kills,
-				s->spurious_faults, fr ? *fr : 0);
+				s->spurious_faults, s->nmis, fr ? *fr : 0);
 	}
 }

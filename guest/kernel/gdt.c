@@ -24,6 +24,9 @@ static struct tss tss;
 static uint64_t gdt[7];
 /* A separate stack for #DF so a kernel stack overflow still gets reported. */
 static uint8_t df_stack[4096] __attribute__((aligned(16)));
+/* NMIs get their own stack (IST2): one can arrive at any instruction, even
+ * right after `syscall` while RSP still holds the user stack pointer. */
+static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
 
 struct desc_ptr {
 	uint16_t limit;
@@ -51,6 +54,7 @@ void gdt_init(void)
 
 	tss.iomap_base = sizeof(tss); /* no I/O bitmap: user port I/O faults */
 	tss.ist[0] = (uint64_t)df_stack + sizeof(df_stack);
+	tss.ist[1] = (uint64_t)nmi_stack + sizeof(nmi_stack);
 
 	struct desc_ptr p = { sizeof(gdt) - 1, (uint64_t)gdt };
 	__asm__ volatile(

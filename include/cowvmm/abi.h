@@ -233,7 +233,8 @@ struct cowvmm_guest_stats {
 	uint64_t oom_kills;     /* OUT: processes killed for lack of memory */
 	uint64_t segv_kills;    /* OUT: processes killed for a bad access */
 	uint64_t spurious_faults; /* OUT: page faults that needed no change */
-	uint64_t reserved[8];
+	uint64_t nmis;          /* OUT: non-maskable interrupts taken (and ignored) */
+	uint64_t reserved[7];
 };
 
 /* ---------------------------------------------------------------------------
