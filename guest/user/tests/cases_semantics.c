@@ -159,41 +159,44 @@ int t_tlb(struct ctx *c)
 		for (int i = 0; i < N; i++)
 			poke(y + i * PAGE, 'z');
 	} else {
-		return fail(c, "fork() returned %d", pid), CASE_FAIL;
+		fail(c, "fork() returned %d", pid);
+		return CASE_FAIL;
 	}
 	c->who = pid == 0 ? "child" : "parent";
-	if (pid == 0) {
-		gate_post(&up, 0);
-		gate_wait(&down); /* the parent has written x */
-		for (int i = 0; i < N; i++) {
-			expect_fill(c, x + i * PAGE, PAGE, 'A', "x: parent wrote after fork; child must see the pre-fork value");
-			expect_page(c, x + i * PAGE, M_COW(fx[i], 1), "x in the child");
-			expect_eq(c, peek(y + i * PAGE), 'z', "y: child's own write");
-			expect_page(c, y + i * PAGE, M_PRIVATE(ANY), "y in the child");
-		}
-		expect_checkpoint(c, CP(3, 1));
-		gate_post(&up, 0);
-		gate_wait(&down);
-		child_exit(c);
-	}
-	gate_wait(&up); /* the child has written y */
-	gate_post(&down, 0);
+	/* Each side keeps only its own ends, so a dead peer reads as EOF. */
+	struct gate *tx = pid == 0 ? &up : &down, *rx = pid == 0 ? &down : &up;
+	close(tx->r);
+	close(rx->w);
+	/* Own writes first: they need nothing from the other process. */
+	volatile uint8_t *own = pid == 0 ? y : x;
+	const uint64_t *fown = pid == 0 ? fy : fx;
 	for (int i = 0; i < N; i++) {
-		expect_eq(c, peek(x + i * PAGE), 'Z', "x: parent's own write");
-		expect_page(c, x + i * PAGE, M_PRIVATE(ANY), "x in the parent");
-		expect_true(c, frame_of(x + i * PAGE) != fx[i],
-			    "x page %d: parent wrote after fork but still maps the pre-fork frame 0x%lx "
+		expect_eq(c, peek(own + i * PAGE), pid == 0 ? 'z' : 'Z', "own write after fork");
+		expect_page(c, own + i * PAGE, M_PRIVATE(ANY), "page written right after fork");
+		expect_true(c, frame_of(own + i * PAGE) != fown[i],
+			    "page %d written right after fork still maps the pre-fork frame 0x%lx "
 			    "(stale writable TLB entry: fork did not flush after write-protecting?)",
-			    i, (unsigned long)fx[i]);
-		expect_fill(c, y + i * PAGE, PAGE, 'A', "y: child wrote after fork; parent must see the pre-fork value");
-		expect_page(c, y + i * PAGE, M_COW(fy[i], 1), "y in the parent");
+			    i, (unsigned long)fown[i]);
 	}
-	expect_checkpoint(c, CP(3, 2));
-	gate_wait(&up);
-	gate_post(&down, 0);
+	/* Then the other's pages: written by the other side, never seen here. */
+	gate_post(tx, 0);
+	if (gate_wait(rx) < 0)
+		fail(c, "the other process died before it wrote");
+	volatile uint8_t *other = pid == 0 ? x : y;
+	const uint64_t *fother = pid == 0 ? fx : fy;
+	for (int i = 0; i < N; i++) {
+		expect_fill(c, other + i * PAGE, PAGE, 'A',
+			    "page the other process wrote after fork: must keep the pre-fork value here");
+		expect_page(c, other + i * PAGE, M_COW(fother[i], 1), "page the other process wrote");
+	}
+	expect_checkpoint(c, CP(3, pid == 0 ? 1 : 2));
+	gate_post(tx, 0);
+	gate_wait(rx);
+	if (pid == 0)
+		child_exit(c);
 	reap(c, pid, ST_EXIT(0), "child");
-	gate_close(&up);
-	gate_close(&down);
+	close(tx->w);
+	close(rx->r);
 	return case_result(c);
 }
 

@@ -90,12 +90,39 @@ static bool settle(const struct counts *base, struct counts *now)
 	return false;
 }
 
+/*
+ * fork() for the runner, and in the parent yield() at once, before main writes
+ * any memory.  The runner then runs first and its own writes copy the stack
+ * pages it uses; so if the kernel forgot to flush the parent's TLB after
+ * write-protecting it, main's stale writable entries can only reach frames
+ * the runner no longer maps, and the failure shows up in the case that tests
+ * it (tlb) instead of corrupting the harness.
+ */
+static int fork_runner(void)
+{
+	long pid;
+	__asm__ volatile(
+		"mov %[nfork], %%eax\n\t"
+		"syscall\n\t"
+		"test %%rax, %%rax\n\t"
+		"jle 1f\n\t"
+		"mov %%rax, %%r12\n\t"
+		"mov %[nyield], %%eax\n\t"
+		"syscall\n\t"
+		"mov %%r12, %%rax\n"
+		"1:"
+		: "=a"(pid)
+		: [nfork] "i"(SYS_fork), [nyield] "i"(SYS_yield)
+		: "rcx", "r11", "r12", "memory");
+	return (int)pid;
+}
+
 /* Run one case; returns true if it passed or skipped. */
 static bool run_one(int tapnr, const struct case_def *d, uint64_t seed)
 {
 	struct counts base, now;
 	snap(&base);
-	int pid = fork();
+	int pid = fork_runner();
 	if (pid == 0)
 		run_case(d, seed);
 	if (pid < 0) {
