@@ -57,27 +57,65 @@ void frames_init(uint64_t ram_size, uint64_t kernel_end)
 	total_frames = free_frames;
 }
 
-uint64_t frame_alloc(int site)
+/* Page-table pages come back from teardown already zero: free_level() (vm.c)
+ * clears every present entry it visits, and an entry is present or zero
+ * (only the VMM's pte:clear-p injection leaves a non-present one behind:
+ * harmless in a reused table, as every reader tests P first and every writer
+ * of an absent slot overwrites the whole entry).  A few such
+ * frames are kept apart here, so the next page-table allocation -- fork builds
+ * one per table of the parent -- skips its 512-iteration memset.  They stay
+ * free in every sense the VMM checks (refcount 0, counted in free_frames), and
+ * any allocation takes them when the free list runs dry, so no memory hides
+ * here.  An array, not a list: a link written into the page would dirty it. */
+#define ZCACHE_MAX 64
+static uint64_t zcache[ZCACHE_MAX];
+static int zcache_n;
+
+/* Take a free frame: refcount 1 (the caller's reference). */
+static inline __attribute__((always_inline)) uint64_t frame_take(uint64_t pa)
 {
-	if (should_fail(site) || !free_head)
-		return 0;
-	uint64_t pa = free_head;
-	free_head = *(uint64_t *)phys_to_virt(pa);
-	free_frames--;
 	uint64_t f = pa >> PAGE_SHIFT;
 	KASSERT(frame_refcount[f] == 0 && frame_pins[f] == 0);
 	frame_refcount[f] = 1;
+	free_frames--;
 	return pa;
+}
+
+static void zero_page(uint64_t pa)
+{
+	void *d = phys_to_virt(pa);
+	uint64_t n = PAGE_SIZE / 8;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0ull) : "memory");
+}
+
+/* Only when the free list is empty: the cached zeroed frames are free too. */
+static __attribute__((noinline)) uint64_t frame_alloc_cached(void)
+{
+	return zcache_n ? frame_take(zcache[--zcache_n]) : 0;
+}
+
+/* Inlined into both allocators: the fault path's allocation stays lean. */
+static inline __attribute__((always_inline)) uint64_t frame_pop(int site)
+{
+	if (should_fail(site))
+		return 0;
+	uint64_t pa = free_head;
+	if (__builtin_expect(!pa, 0))
+		return frame_alloc_cached();
+	free_head = *(uint64_t *)phys_to_virt(pa);
+	return frame_take(pa);
+}
+
+uint64_t frame_alloc(int site)
+{
+	return frame_pop(site);
 }
 
 uint64_t frame_alloc_zeroed(int site)
 {
-	uint64_t pa = frame_alloc(site);
-	if (pa) {
-		void *d = phys_to_virt(pa);
-		uint64_t n = PAGE_SIZE / 8;
-		__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0ull) : "memory");
-	}
+	uint64_t pa = frame_pop(site);
+	if (pa)
+		zero_page(pa);
 	return pa;
 }
 
@@ -112,6 +150,33 @@ uint64_t kpage_alloc(int site)
 void kpage_free(uint64_t pa)
 {
 	frame_unpin(pa);
+}
+
+/* A page table: as kpage_alloc, but from the zeroed cache when it has one. */
+uint64_t pt_alloc(int site)
+{
+	if (!zcache_n)
+		return kpage_alloc(site);
+	if (should_fail(site))
+		return 0;
+	uint64_t pa = frame_take(zcache[--zcache_n]);
+	frame_pins[pa >> PAGE_SHIFT] = 1;
+	return pa;
+}
+
+/* The caller guarantees the table is all zero again (free_level). */
+void pt_free_zeroed(uint64_t pa)
+{
+	uint64_t f = pa >> PAGE_SHIFT;
+	KASSERT(f >= first_frame && f < nframes && frame_pins[f] == 1 && frame_refcount[f] == 1);
+	if (zcache_n == ZCACHE_MAX) {
+		kpage_free(pa);
+		return;
+	}
+	frame_pins[f] = 0;
+	frame_refcount[f] = 0;
+	free_frames++;
+	zcache[zcache_n++] = pa;
 }
 
 void frame_pin(uint64_t pa)

@@ -48,22 +48,23 @@ static int copy_range(uint64_t dst_pa, uint64_t src_pa, int level, uint64_t star
 		}
 		return 0;
 	}
-	for (uint64_t va = start; va < end;) {
-		uint64_t next = MIN(((va >> shift) + 1) << shift, end);
-		int i = (int)((va >> shift) & 511);
+	/* By index, so an empty slot costs a load and a test: a big region with
+	 * few pages mapped (fork's fixed cost) is mostly empty slots up here. */
+	uint64_t base = start & ~((1ull << (shift + 9)) - 1);
+	for (uint64_t i = (start >> shift) & 511, last = ((end - 1) >> shift) & 511; i <= last; i++) {
 		pte_t e = src[i];
-		if (e & PTE_P) {
-			if (!(dst[i] & PTE_P)) {
-				uint64_t t = kpage_alloc(COWVMM_SITE_PT_PAGE);
-				if (!t)
-					return -ENOMEM;
-				dst[i] = t | (e & (PTE_P | PTE_RW | PTE_US));
-			}
-			int r = copy_range(dst[i] & PTE_ADDR, e & PTE_ADDR, level - 1, va, next);
-			if (r)
-				return r;
+		if (!(e & PTE_P))
+			continue;
+		uint64_t lo = MAX(start, base + (i << shift)), hi = MIN(end, base + ((i + 1) << shift));
+		if (!(dst[i] & PTE_P)) {
+			uint64_t t = pt_alloc(COWVMM_SITE_PT_PAGE);
+			if (!t)
+				return -ENOMEM;
+			dst[i] = t | (e & (PTE_P | PTE_RW | PTE_US));
 		}
-		va = next;
+		int r = copy_range(dst[i] & PTE_ADDR, e & PTE_ADDR, level - 1, lo, hi);
+		if (r)
+			return r;
 	}
 	return 0;
 }

@@ -41,6 +41,8 @@ void frame_get(uint64_t pa);           /* one more reference */
 void frame_put(uint64_t pa);           /* drop one; frees at 0 */
 uint64_t kpage_alloc(int site);        /* zeroed, pinned kernel frame */
 void kpage_free(uint64_t pa);
+uint64_t pt_alloc(int site);           /* a page table: zeroed, pinned (often from a cache of zeroed ones) */
+void pt_free_zeroed(uint64_t pa);      /* give back a page table whose entries are all zero again */
 void frame_pin(uint64_t pa);           /* kernel reference to a user frame */
 void frame_unpin(uint64_t pa);
 static inline uint32_t frame_ref(uint64_t pa) { return frame_refcount[pa >> PAGE_SHIFT]; }

@@ -16,6 +16,10 @@ static pte_t kstack_pdpt[512] __attribute__((aligned(4096)));
 static pte_t kstack_pd[512] __attribute__((aligned(4096)));
 static pte_t kstack_pt[512] __attribute__((aligned(4096)));
 uint64_t kernel_pml4_pa;
+/* The kernel half's used slots: set once in kvm_init and never changed after
+ * (later kernel mappings go into the shared tables below them), so a process
+ * PML4 needs only these copied, and cleared again before its page is reused. */
+static int kslot[256], nkslot;
 static uint64_t pte_nx; /* PTE_NX when the CPU supports no-execute */
 
 /* Kernel stacks are mapped 4 KiB at a time here, with unmapped guard pages
@@ -54,6 +58,9 @@ void kvm_init(void)
 	kpml4[IDX(COWVMM_KERNEL_BASE, 4)] = virt_to_phys(image_pdpt) | KFLAGS;
 	kpml4[IDX(KSTACK_AREA, 4)] = virt_to_phys(kstack_pdpt) | KFLAGS;
 	kernel_pml4_pa = virt_to_phys(kpml4);
+	for (int i = 256; i < 512; i++)
+		if (kpml4[i])
+			kslot[nkslot++] = i;
 	write_cr3(kernel_pml4_pa);
 }
 
@@ -96,7 +103,7 @@ pte_t *walk(uint64_t pml4, uint64_t va, int alloc, int *oom)
 		if (!(*e & PTE_P)) {
 			if (!alloc)
 				return NULL;
-			uint64_t pa = kpage_alloc(COWVMM_SITE_PT_PAGE);
+			uint64_t pa = pt_alloc(COWVMM_SITE_PT_PAGE);
 			if (!pa) {
 				if (oom)
 					*oom = 1;
@@ -114,16 +121,21 @@ pte_t *walk(uint64_t pml4, uint64_t va, int alloc, int *oom)
 
 uint64_t pml4_create(void)
 {
-	uint64_t pa = kpage_alloc(COWVMM_SITE_PT_PAGE);
+	uint64_t pa = pt_alloc(COWVMM_SITE_PT_PAGE);
 	if (!pa)
 		return 0;
 	pte_t *t = table(pa);
-	for (int i = 256; i < 512; i++)
-		t[i] = kpml4[i];
+	/* the page is zero: copying the used kernel slots copies the whole half */
+	for (int k = 0; k < nkslot; k++)
+		t[kslot[k]] = kpml4[kslot[k]];
 	return pa;
 }
 
-/* Depth-first over a user subtree: drop each leaf's reference, free tables. */
+/* Depth-first over a user subtree: drop each leaf's reference, free tables.
+ * Every present entry is cleared on the way, and a PML4's kernel slots too;
+ * a user entry is either present or zero (nothing writes a non-present
+ * one), so each table goes back all zero and pt_alloc() may hand it out
+ * again without a memset. */
 static void free_level(uint64_t table_pa, int level)
 {
 	pte_t *t = table(table_pa);
@@ -137,7 +149,10 @@ static void free_level(uint64_t table_pa, int level)
 			free_level(t[i] & PTE_ADDR, level - 1);
 		t[i] = 0;
 	}
-	kpage_free(table_pa & PTE_ADDR);
+	if (level == 4)
+		for (int k = 0; k < nkslot; k++)
+			t[kslot[k]] = 0;
+	pt_free_zeroed(table_pa & PTE_ADDR);
 }
 
 void free_user_tables(uint64_t pml4)
