@@ -57,7 +57,7 @@ GUEST_PROG_ELFS = $(GUEST_USER_PROGS:%=guest/user/%.elf) $(GUEST_DIR_ELFS)
 
 guestlib_DATA += guest/kernel.elf
 
-EXTRA_DIST += guest/local.mk guest/include/syscall.h guest/user/ulib.h \
+EXTRA_DIST += guest/local.mk guest/include/syscall.h guest/include/guestlib.h guest/user/ulib.h \
 	guest/kernel/kernel.ld guest/user/user.ld \
 	$(GUEST_KERNEL_SRCS) $(GUEST_KERNEL_HDRS) $(GUEST_LIB_SRCS) $(GUEST_ULIB_SRCS) \
 	$(GUEST_USER_PROGS:%=guest/user/%.c) \

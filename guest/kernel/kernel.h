@@ -47,18 +47,8 @@ int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void console_write(const char *buf, uint64_t len);
 #define kdebug(...) do { if (boot.flags & COWVMM_BOOT_F_VERBOSE) kprintf(__VA_ARGS__); } while (0)
 
-/* Shared library (guest/lib): formatting and memory helpers. */
-int vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
-int snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strlen(const char *s);
-int strcmp(const char *a, const char *b);
-int strncmp(const char *a, const char *b, size_t n);
-char *strncpy_safe(char *d, const char *s, size_t n);
-long atol(const char *s);
+/* Shared library (guest/lib): formatting, memory and string helpers. */
+#include "guestlib.h"
 
 /* A copy of the VMM's boot info, taken before anything can overwrite it. */
 extern struct cowvmm_boot_info boot;

@@ -2,16 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strlen(const char *s);
-int strcmp(const char *a, const char *b);
-int strncmp(const char *a, const char *b, size_t n);
-char *strcpy(char *d, const char *s);
-char *strncpy_safe(char *d, const char *s, size_t n);
-long atol(const char *s);
+#include "guestlib.h"
 
 /* Eight bytes per step, then the tail: fewer iterations than byte strings. */
 void *memset(void *d, int c, size_t n)

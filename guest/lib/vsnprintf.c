@@ -3,8 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
-int snprintf(char *buf, size_t n, const char *fmt, ...);
+#include "guestlib.h"
 
 struct out {
 	char *buf;

@@ -40,21 +40,11 @@ long pinread(int handle, void *buf, size_t len);
 
 #define IS_ERR(p) ((uint64_t)(p) >= (uint64_t)-4095)
 
-/* Strings and memory. */
-size_t strlen(const char *s);
-int strcmp(const char *a, const char *b);
-int strncmp(const char *a, const char *b, size_t n);
-char *strcpy(char *d, const char *s);
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-long atol(const char *s);
+/* Strings, memory, vsnprintf/snprintf: the library shared with the kernel. */
+#include "guestlib.h"
 
 /* Formatted output to fd 1 (buffered per call; %d %i %u %x %lx %lu %ld %llu %s %c %p %%). */
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
-int snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Cheap deterministic PRNG (xorshift64*). */
