@@ -110,49 +110,49 @@ int audit_set_descriptor(struct audit *a, const struct cowvmm_hc_describe *d, ch
 	a->procs = pr;
 	a->alloc_frames = d->nframes;
 	a->cap_procs = d->nproc;
-	a->d = *d;
-	a->have_desc = true;
+	books_init(&a->bk, a->m, d);
 	return 0;
 }
 
 const struct cowvmm_hc_describe *audit_descriptor(const struct audit *a)
 {
-	return a->have_desc ? &a->d : NULL;
+	return a->bk.valid ? &a->bk.d : NULL;
 }
 
-bool audit_frame_counts(const struct audit *a, uint64_t f, uint32_t *refcount, uint32_t *pins)
+const struct books *audit_books(const struct audit *a)
 {
-	if (!a->have_desc || f >= a->d.nframes)
+	return &a->bk;
+}
+
+const struct gmem *audit_mem(const struct audit *a)
+{
+	return a->m;
+}
+
+bool audit_cow_before(const struct audit *a, int32_t *pid, uint64_t *va, uint64_t *frame, int32_t *sharer)
+{
+	const struct cow_snapshot *s = &a->before;
+	if (!s->valid)
 		return false;
-	const void *r = gmem_ptr(a->m, a->d.refcount_gpa + 4 * f, 4);
-	const void *p = gmem_ptr(a->m, a->d.pins_gpa + 4 * f, 4);
-	if (!r || !p)
-		return false;
-	memcpy(refcount, r, 4);
-	memcpy(pins, p, 4);
+	*pid = s->pid;
+	*va = s->va;
+	*frame = s->frame;
+	*sharer = s->nsharers ? s->sharer[0].pid : 0;
 	return true;
 }
 
 bool audit_proc_entry(const struct audit *a, uint32_t i, struct audit_proc *out)
 {
-	if (!a->have_desc || i >= a->d.nproc)
-		return false;
-	const struct cowvmm_proc_layout *l = &a->d.proc;
-	const uint8_t *e = gmem_ptr(a->m, a->d.proc_table_gpa + (uint64_t)i * l->stride, l->stride);
-	if (!e || l->off_pid > l->stride - 4 || l->off_ppid > l->stride - 4 ||
-	    l->off_state > l->stride - 4 || l->off_cr3 > l->stride - 8 || l->off_name > l->stride - 16)
+	struct guest_proc g;
+	if (!books_proc(&a->bk, i, &g))
 		return false;
 	memset(out, 0, sizeof *out);
-	memcpy(&out->pid, e + l->off_pid, 4);
-	memcpy(&out->ppid, e + l->off_ppid, 4);
-	memcpy(&out->state, e + l->off_state, 4);
-	memcpy(&out->cr3, e + l->off_cr3, 8);
-	memcpy(out->name, e + l->off_name, 16);
-	out->name[16] = 0;
-	for (char *c = out->name; *c; c++)
-		if (*c < 0x20 || *c > 0x7e)
-			*c = '?'; /* hostile bytes never reach a terminal or the JSON */
-	return out->pid != 0 && out->state != COWVMM_PSTATE_UNUSED;
+	out->pid = g.pid;
+	out->ppid = g.ppid;
+	out->state = g.state;
+	out->cr3 = g.cr3;
+	memcpy(out->name, g.name, sizeof out->name);
+	return true;
 }
 
 void av(struct audit *a, enum audit_kind k, int32_t pid, int32_t pid2, uint64_t va,
@@ -208,7 +208,7 @@ static int on_table(void *ctx, uint64_t gpa, int level, uint64_t va)
 	uint64_t f = gpa / COWVMM_PAGE_SIZE;
 	(void)level;
 	a->cur->tables++;
-	if (f >= a->d.nframes)
+	if (f >= a->bk.d.nframes)
 		return 0;
 	int32_t owner = a->table_owner[f];
 	if (owner && owner != a->cur->pid)
@@ -255,20 +255,20 @@ static int on_leaf(void *ctx, const struct ptw_leaf *l)
 			else
 				s->sharers_truncated = true;
 		}
-		if (f < a->d.first_frame || f >= a->d.nframes) {
+		if (f < a->bk.d.first_frame || f >= a->bk.d.nframes) {
 			av(a, AV_UNMANAGED, p->pid, 0, va, l->pte, 0, f, 0, 0,
 			   "user PTE maps frame 0x%llx outside the allocator's frames [0x%llx, 0x%llx)",
-			   (unsigned long long)f, (unsigned long long)a->d.first_frame,
-			   (unsigned long long)a->d.nframes);
+			   (unsigned long long)f, (unsigned long long)a->bk.d.first_frame,
+			   (unsigned long long)a->bk.d.nframes);
 			continue;
 		}
 		a->mapcount[f]++;
-		if (f != a->d.zero_frame) /* the zero frame's sharers are never asked for */
+		if (f != a->bk.d.zero_frame) /* the zero frame's sharers are never asked for */
 			rmap_add(a, f, p->pid, va);
 		uint32_t rc = a->rc[f], pins = a->pins[f];
 		uint32_t refs = rc >= pins ? rc - pins : 0; /* PTE references as the guest books them */
 		p->shared += refs > 1;
-		bool zf = f == a->d.zero_frame;
+		bool zf = f == a->bk.d.zero_frame;
 		p->zero += zf;
 		if (rc == 0)
 			av(a, AV_FREE_MAPPED, p->pid, 0, va, l->pte, 0, f, 1, 0,
@@ -281,9 +281,9 @@ static int on_leaf(void *ctx, const struct ptw_leaf *l)
 			av(a, AV_ZERO, p->pid, 0, va, l->pte, 0, f, 0, 0, "zero frame mapped %s%s",
 			   w ? "writable" : "", l->zero ? "" : (w ? ", without the ZERO flag" : "without the ZERO flag"));
 		else if (!zf && l->zero)
-			av(a, AV_ZERO, p->pid, 0, va, l->pte, 0, f, a->d.zero_frame, f,
+			av(a, AV_ZERO, p->pid, 0, va, l->pte, 0, f, a->bk.d.zero_frame, f,
 			   "PTE has the ZERO flag but maps frame 0x%llx, not the zero frame 0x%llx",
-			   (unsigned long long)f, (unsigned long long)a->d.zero_frame);
+			   (unsigned long long)f, (unsigned long long)a->bk.d.zero_frame);
 	}
 	return 0;
 }
@@ -294,7 +294,7 @@ static const struct ptw_ops audit_ops = { on_table, on_leaf, on_fault };
 static void read_procs(struct audit *a)
 {
 	a->nprocs = 0;
-	for (uint32_t i = 0; i < a->d.nproc; i++) {
+	for (uint32_t i = 0; i < a->bk.d.nproc; i++) {
 		struct audit_proc p;
 		if (!audit_proc_entry(a, i, &p))
 			continue;
@@ -318,7 +318,7 @@ static void walk_all(struct audit *a)
 	for (size_t i = 0; i < a->nprocs; i++) {
 		struct audit_proc *p = &a->procs[i];
 		/* A zombie has released its memory; cr3 0 means no address space. */
-		if (p->state == COWVMM_PSTATE_ZOMBIE || !(p->cr3 & COWVMM_PTE_ADDR))
+		if (!books_has_mm(p->state, p->cr3))
 			continue;
 		a->cur = p;
 		a->collect = p->pid == a->collect_pid[0] ? &a->fork_a :
@@ -335,14 +335,14 @@ static void walk_all(struct audit *a)
 static void final_pass(struct audit *a)
 {
 	uint64_t free = 0;
-	for (uint64_t f = 0; f < a->d.nframes; f++) {
+	for (uint64_t f = 0; f < a->bk.d.nframes; f++) {
 		uint32_t rc = a->rc[f], pins = a->pins[f], mc = a->mapcount[f];
 		int32_t owner = a->table_owner[f];
 		if (owner && mc)
 			av(a, AV_TABLE_AS_DATA, owner, 0, 0, 0, 0, f, 0, mc,
 			   "page-table page 0x%llx of pid %d is also mapped by %u user PTE(s)",
 			   (unsigned long long)(f * COWVMM_PAGE_SIZE), owner, mc);
-		if (f < a->d.first_frame)
+		if (f < a->bk.d.first_frame)
 			continue; /* not the allocator's: no books to check */
 		if (owner && rc == 0)
 			av(a, AV_TABLE_FREE, owner, 0, 0, 0, 0, f, 1, 0,
@@ -356,20 +356,20 @@ static void final_pass(struct audit *a)
 	}
 	a->frames_free = free;
 	uint64_t fc;
-	const void *p = gmem_ptr(a->m, a->d.free_count_gpa, 8);
+	const void *p = gmem_ptr(a->m, a->bk.d.free_count_gpa, 8);
 	if (p) {
 		memcpy(&fc, p, 8);
 		if (fc != free)
 			av(a, AV_FREE_COUNT, 0, 0, 0, 0, 0, NO_FRAME, free, fc,
 			   "free count says %llu, but %llu of the %llu managed frames have refcount 0",
 			   (unsigned long long)fc, (unsigned long long)free,
-			   (unsigned long long)(a->d.nframes - a->d.first_frame));
+			   (unsigned long long)(a->bk.d.nframes - a->bk.d.first_frame));
 	}
-	const uint8_t *z = gmem_ptr(a->m, a->d.zero_frame * COWVMM_PAGE_SIZE, COWVMM_PAGE_SIZE);
+	const uint8_t *z = gmem_ptr(a->m, a->bk.d.zero_frame * COWVMM_PAGE_SIZE, COWVMM_PAGE_SIZE);
 	if (z) {
 		for (unsigned i = 0; i < COWVMM_PAGE_SIZE; i++)
 			if (z[i]) {
-				av(a, AV_ZERO, 0, 0, 0, 0, 0, a->d.zero_frame, 0, z[i],
+				av(a, AV_ZERO, 0, 0, 0, 0, 0, a->bk.d.zero_frame, 0, z[i],
 				   "zero frame written: byte %u is 0x%02x", i, z[i]);
 				break;
 			}
@@ -409,7 +409,7 @@ static void name_frames(struct audit *a)
 	const struct ptw_ops ops = { .leaf = name_leaf };
 	for (size_t i = 0; i < a->nprocs; i++) {
 		struct audit_proc *p = &a->procs[i];
-		if (p->state == COWVMM_PSTATE_ZOMBIE || !(p->cr3 & COWVMM_PTE_ADDR))
+		if (!books_has_mm(p->state, p->cr3))
 			continue;
 		struct namer nm = { a, p->pid };
 		ptw_walk(a->m, p->cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &nm);
@@ -431,12 +431,12 @@ unsigned audit_run(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	a->nv_total = 0;
 	a->cpkind = cp->checkpoint;
 	a->nprocs = 0;
-	if (!a->have_desc) {
+	if (!a->bk.valid) {
 		av(a, AV_PROC, cp->pid, 0, 0, 0, 0, NO_FRAME, 0, 0, "checkpoint before the guest described its memory");
 		goto out;
 	}
-	a->rc = gmem_ptr(a->m, a->d.refcount_gpa, 4 * a->d.nframes);
-	a->pins = gmem_ptr(a->m, a->d.pins_gpa, 4 * a->d.nframes);
+	a->rc = gmem_ptr(a->m, a->bk.d.refcount_gpa, 4 * a->bk.d.nframes);
+	a->pins = gmem_ptr(a->m, a->bk.d.pins_gpa, 4 * a->bk.d.nframes);
 	if (!a->rc || !a->pins) {
 		av(a, AV_PROC, 0, 0, 0, 0, 0, NO_FRAME, 0, 0, "refcount or pins array outside RAM");
 		goto out;
@@ -460,8 +460,8 @@ unsigned audit_run(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	}
 	a->nfull++;
 	a->cow_since_full = 0;
-	memset(a->mapcount, 0, a->d.nframes * sizeof *a->mapcount);
-	memset(a->table_owner, 0, a->d.nframes * sizeof *a->table_owner);
+	memset(a->mapcount, 0, a->bk.d.nframes * sizeof *a->mapcount);
+	memset(a->table_owner, 0, a->bk.d.nframes * sizeof *a->table_owner);
 	rmap_reset(a);
 	cp_prepare(a, cp);
 	walk_all(a);

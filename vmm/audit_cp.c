@@ -11,7 +11,7 @@
 static struct audit_proc *need_proc(struct audit *a, int32_t pid, const char *role)
 {
 	struct audit_proc *p = audit_find_proc(a, pid);
-	if (!p || p->state == COWVMM_PSTATE_ZOMBIE || !(p->cr3 & COWVMM_PTE_ADDR)) {
+	if (!p || !books_has_mm(p->state, p->cr3)) {
 		av(a, AV_PROC, pid, 0, 0, 0, 0, NO_FRAME, 0, 0,
 		   "checkpoint names %s pid %d, which has no address space in the process table", role, pid);
 		return NULL;
@@ -49,7 +49,7 @@ void cp_prepare(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	struct ptw_leaf l;
 	uint64_t f = p ? frame_at(a, p->cr3, cp->va, &l) : NO_FRAME;
 	const void *data = f != NO_FRAME ? gmem_ptr(a->m, f * COWVMM_PAGE_SIZE, COWVMM_PAGE_SIZE) : NULL;
-	if (!data || !audit_frame_counts(a, f, &s->refcount, &s->pins))
+	if (!data || !books_frame_counts(&a->bk, f, &s->refcount, &s->pins))
 		return; /* not mapped yet: nothing to compare with (not a COW page) */
 	s->valid = true;
 	s->pid = cp->pid;
@@ -63,24 +63,18 @@ void cp_prepare(struct audit *a, const struct cowvmm_hc_inspect *cp)
 }
 
 /* ---- regions (when the descriptor has them) ---------------------------- */
-#define MAX_REGIONS 64
-struct regions {
-	int n;                 /* -1: not described */
-	struct cowvmm_region r[MAX_REGIONS];
-};
 
 /* The regions of process `pid`, copied out of its process-table entry. */
 static void read_regions(struct audit *a, int32_t pid, struct regions *out)
 {
 	out->n = -1;
-	const struct cowvmm_hc_describe *d = &a->d;
+	const struct cowvmm_hc_describe *d = &a->bk.d;
 	if (!d->off_regions)
 		return;
-	for (uint32_t i = 0; i < d->nproc; i++) {
-		struct audit_proc p;
-		if (!audit_proc_entry(a, i, &p) || p.pid != pid)
-			continue;
-		const uint8_t *e = gmem_ptr(a->m, d->proc_table_gpa + (uint64_t)i * d->proc.stride, d->proc.stride);
+	struct guest_proc p;
+	uint32_t i;
+	const uint8_t *e;
+	if (books_find_pid(&a->bk, pid, &p, &i) && (e = books_proc_entry(&a->bk, i))) {
 		int32_t n;
 		memcpy(&n, e + d->off_nregions, 4);
 		if (n < 0 || (uint32_t)n > d->max_regions || n > MAX_REGIONS) {
@@ -141,16 +135,16 @@ static void check_fork(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		return;
 	}
 	const struct leafvec *pa = &a->fork_a, *ch = &a->fork_b;
-	static struct regions rp, rc; /* big: not on the stack */
-	read_regions(a, cp->pid, &rp);
-	read_regions(a, cp->pid2, &rc);
-	if (rp.n >= 0 && (rc.n != rp.n || memcmp(rp.r, rc.r, (size_t)rp.n * sizeof rp.r[0])))
-		av(a, AV_FORK, cp->pid, cp->pid2, 0, 0, 0, NO_FRAME, (uint64_t)rp.n, (uint64_t)(uint32_t)rc.n,
-		   "the child's regions differ from the parent's (%d and %d regions)", rp.n, rc.n);
-	for (size_t k = 0; rp.n >= 0 && k < pa->n; k++)
-		check_region(a, cp->pid, cp->pid2, &rp, &pa->v[k]);
-	for (size_t k = 0; rc.n >= 0 && k < ch->n; k++)
-		check_region(a, cp->pid2, cp->pid, &rc, &ch->v[k]);
+	struct regions *rp = &a->fork_regions[0], *rc = &a->fork_regions[1];
+	read_regions(a, cp->pid, rp);
+	read_regions(a, cp->pid2, rc);
+	if (rp->n >= 0 && (rc->n != rp->n || memcmp(rp->r, rc->r, (size_t)rp->n * sizeof rp->r[0])))
+		av(a, AV_FORK, cp->pid, cp->pid2, 0, 0, 0, NO_FRAME, (uint64_t)rp->n, (uint64_t)(uint32_t)rc->n,
+		   "the child's regions differ from the parent's (%d and %d regions)", rp->n, rc->n);
+	for (size_t k = 0; rp->n >= 0 && k < pa->n; k++)
+		check_region(a, cp->pid, cp->pid2, rp, &pa->v[k]);
+	for (size_t k = 0; rc->n >= 0 && k < ch->n; k++)
+		check_region(a, cp->pid2, cp->pid, rc, &ch->v[k]);
 	size_t i = 0, j = 0;
 	const uint64_t same = COWVMM_PTE_COW | COWVMM_PTE_ZERO | COWVMM_PTE_US | COWVMM_PTE_NX |
 			      COWVMM_PTE_ADDR;
@@ -188,6 +182,7 @@ static void check_fork(struct audit *a, const struct cowvmm_hc_inspect *cp)
 /* A write fault on a COW page: the PTE the guest is about to resolve must be
  * a present, user, read-only PTE with the COW flag (or the ZERO flag: a write
  * to the shared zero frame is a copy too); anything else is not a COW fault. */
+
 static void check_cow_before(struct audit *a, const struct cowvmm_hc_inspect *cp)
 {
 	const struct cow_snapshot *s = &a->before;
@@ -211,10 +206,10 @@ static void check_cow_after(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	if (!p)
 		return;
 	uint64_t fo = cp->frame_old, fn = cp->frame_new, va = cp->va;
-	if (fo >= a->d.nframes || fn >= a->d.nframes) {
-		av(a, AV_PROC, cp->pid, 0, va, 0, 0, NO_FRAME, a->d.nframes, fo >= a->d.nframes ? fo : fn,
+	if (fo >= a->bk.d.nframes || fn >= a->bk.d.nframes) {
+		av(a, AV_PROC, cp->pid, 0, va, 0, 0, NO_FRAME, a->bk.d.nframes, fo >= a->bk.d.nframes ? fo : fn,
 		   "checkpoint frames 0x%llx -> 0x%llx outside the %llu frames", (unsigned long long)fo,
-		   (unsigned long long)fn, (unsigned long long)a->d.nframes);
+		   (unsigned long long)fn, (unsigned long long)a->bk.d.nframes);
 		return;
 	}
 	struct ptw_leaf l;
@@ -244,7 +239,7 @@ static void check_cow_after(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		   "the old (shared) frame changed while the fault was resolved");
 	uint32_t rc = 0, pins = 0;
 	if (fn == fo) {
-		audit_frame_counts(a, fn, &rc, &pins);
+		books_frame_counts(&a->bk, fn, &rc, &pins);
 		if (rc != 1)
 			av(a, AV_COW, cp->pid, 0, va, l.pte, 0, fn, 1, rc,
 			   "frame reused in place but its refcount is %u (pins %u), not 1", rc, pins);
@@ -252,7 +247,7 @@ static void check_cow_after(struct audit *a, const struct cowvmm_hc_inspect *cp)
 			av(a, AV_COW, cp->pid, 0, va, s->pte, l.pte, fn, 1, s->refcount,
 			   "frame reused although it had refcount %u before the fault", s->refcount);
 	} else {
-		if (have && s->refcount == 1 && fo != a->d.zero_frame)
+		if (have && s->refcount == 1 && fo != a->bk.d.zero_frame)
 			av(a, AV_COW, cp->pid, 0, va, s->pte, l.pte, fo, fo, fn,
 			   "frame copied although its refcount was 1 before the fault (reuse expected)");
 		if (old && new && memcmp(old, new, COWVMM_PAGE_SIZE)) {
@@ -264,7 +259,7 @@ static void check_cow_after(struct audit *a, const struct cowvmm_hc_inspect *cp)
 			   "the copy differs from the old frame 0x%llx in %u byte(s), first at offset %u",
 			   (unsigned long long)fo, ndiff, first);
 		}
-		if (have && audit_frame_counts(a, fo, &rc, &pins) && rc != s->refcount - 1)
+		if (have && books_frame_counts(&a->bk, fo, &rc, &pins) && rc != s->refcount - 1)
 			av(a, AV_COW, cp->pid, 0, va, s->pte, 0, fo, s->refcount - 1, rc,
 			   "old frame's refcount went from %u to %u, not down by one", s->refcount, rc);
 	}
@@ -275,7 +270,7 @@ static void check_cow_after(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		const struct sharer *o = &s->sharer[i];
 		struct audit_proc *q = audit_find_proc(a, o->pid);
 		struct ptw_leaf ql;
-		uint64_t qf = q && (q->cr3 & COWVMM_PTE_ADDR) ? frame_at(a, q->cr3, o->va, &ql) : NO_FRAME;
+		uint64_t qf = q && books_has_mm(q->state, q->cr3) ? frame_at(a, q->cr3, o->va, &ql) : NO_FRAME;
 		if (qf == NO_FRAME || (ql.pte & ~HW_BITS) != (o->pte & ~HW_BITS))
 			av(a, AV_COW, o->pid, cp->pid, o->va, o->pte, qf == NO_FRAME ? 0 : ql.pte, s->frame, 0, 1,
 			   "another sharer's PTE changed during pid %d's COW fault", cp->pid);
@@ -296,7 +291,7 @@ void cp_check(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		break;
 	case COWVMM_CP_EXIT: {
 		struct audit_proc *p = audit_find_proc(a, cp->pid);
-		if (p && p->state != COWVMM_PSTATE_ZOMBIE && (p->cr3 & COWVMM_PTE_ADDR))
+		if (p && books_has_mm(p->state, p->cr3))
 			av(a, AV_PROC, cp->pid, 0, 0, 0, 0, NO_FRAME, 0, p->cr3,
 			   "exit checkpoint, but the process still has page tables at 0x%llx",
 			   (unsigned long long)p->cr3);

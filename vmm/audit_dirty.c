@@ -14,12 +14,12 @@ unsigned audit_dirty_check(struct audit *a, const struct cowvmm_hc_inspect *cp,
 			   const uint64_t *dirty, uint64_t nbits)
 {
 	uint64_t before = a->nv_total;
-	if (cp->checkpoint != COWVMM_CP_COW_AFTER || !a->have_desc)
+	if (cp->checkpoint != COWVMM_CP_COW_AFTER || !a->bk.valid)
 		return 0;
 	struct audit_proc *p = audit_find_proc(a, cp->pid);
 	struct ptw_leaf l;
 	uint64_t gpa;
-	if (!p || !(p->cr3 & COWVMM_PTE_ADDR) ||
+	if (!p || !books_has_mm(p->state, p->cr3) ||
 	    ptw_translate(a->m, p->cr3, cp->va, &l, &gpa, NULL) != PTW_E_NONE)
 		return 0; /* the audit already said the writer's page is missing */
 	uint64_t fo = cp->frame_old, fn = cp->frame_new, pt = l.pte_gpa / COWVMM_PAGE_SIZE;

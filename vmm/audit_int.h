@@ -2,7 +2,8 @@
 #ifndef COWVMM_AUDIT_INT_H
 #define COWVMM_AUDIT_INT_H
 
-#include "vmm.h"
+#include "audit.h"
+#include "ptwalk.h"
 
 #define NO_FRAME UINT64_MAX
 
@@ -36,6 +37,13 @@ struct cow_snapshot {
 	bool sharers_truncated;
 };
 
+/* A process's regions as its process-table entry describes them. */
+#define MAX_REGIONS 64
+struct regions {
+	int n;                 /* -1: not described */
+	struct cowvmm_region r[MAX_REGIONS];
+};
+
 /* Reverse map entry: one user mapping of a frame seen by the last full walk
  * (or moved there by a COW checkpoint since).  Entries can go stale (pages
  * unmapped, frames freed and reused): every use re-translates (pid, va). */
@@ -47,8 +55,7 @@ struct rmap_ent {
 
 struct audit {
 	const struct gmem *m;
-	bool have_desc;
-	struct cowvmm_hc_describe d;
+	struct books bk;         /* the guest's books (descriptor adopted) */
 	uint32_t *mapcount;      /* [nframes] user PTEs mapping each frame (this audit) */
 	int32_t *table_owner;    /* [nframes] pid whose user tables use the frame, 0 none */
 	uint64_t alloc_frames;   /* size of the two arrays */
@@ -80,6 +87,7 @@ struct audit {
 	uint64_t cow_since_full;  /* COW checkpoints since the last full audit */
 	bool last_full;           /* the last audit_run() walked everything */
 	uint64_t nfull, nlocal, nfallback;
+	struct regions fork_regions[2]; /* parent's and child's at a fork checkpoint (big: not on the stack) */
 };
 
 /* Record a violation of the audit in progress (printf-style detail). */
@@ -88,6 +96,9 @@ void av(struct audit *a, enum audit_kind k, int32_t pid, int32_t pid2, uint64_t 
 	const char *fmt, ...) __attribute__((format(printf, 11, 12)));
 
 struct audit_proc *audit_find_proc(struct audit *a, int32_t pid);
+/* Process-table entry i (0..nproc-1) as an audit_proc (counters zero):
+ * false for a free slot or a bad entry. */
+bool audit_proc_entry(const struct audit *a, uint32_t i, struct audit_proc *out);
 bool leafvec_push(struct leafvec *lv, uint64_t va, uint64_t pte, uint64_t frame);
 
 /* audit_cp.c: the checks of each checkpoint kind; before/after the global walk. */

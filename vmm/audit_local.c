@@ -18,14 +18,14 @@
 
 void rmap_reset(struct audit *a)
 {
-	memset(a->rmap_head, 0, a->d.nframes * sizeof *a->rmap_head);
+	memset(a->rmap_head, 0, a->bk.d.nframes * sizeof *a->rmap_head);
 	a->rmap_n = 0;
 	a->rmap_valid = true;
 }
 
 void rmap_add(struct audit *a, uint64_t frame, int32_t pid, uint64_t va)
 {
-	if (!a->rmap_valid || frame >= a->d.nframes)
+	if (!a->rmap_valid || frame >= a->bk.d.nframes)
 		return;
 	if (a->rmap_n == a->rmap_cap) {
 		size_t cap = a->rmap_cap ? 2 * a->rmap_cap : 4096;
@@ -66,7 +66,7 @@ static size_t find_sharers(struct audit *a, struct cow_snapshot *s)
 		struct audit_proc *q = audit_find_proc(a, e->pid);
 		struct ptw_leaf l;
 		uint64_t gpa;
-		if (!q || q->state == COWVMM_PSTATE_ZOMBIE || !(q->cr3 & COWVMM_PTE_ADDR) ||
+		if (!q || !books_has_mm(q->state, q->cr3) ||
 		    ptw_translate(a->m, q->cr3, e->va, &l, &gpa, NULL) != PTW_E_NONE ||
 		    gpa / COWVMM_PAGE_SIZE != s->frame)
 			continue; /* stale */
@@ -86,7 +86,7 @@ static size_t find_sharers(struct audit *a, struct cow_snapshot *s)
 static bool refs_of(struct audit *a, uint64_t f, uint32_t *refs)
 {
 	uint32_t rc, pins;
-	if (!audit_frame_counts(a, f, &rc, &pins) || rc < pins)
+	if (!books_frame_counts(&a->bk, f, &rc, &pins) || rc < pins)
 		return false;
 	*refs = rc - pins;
 	return true;
@@ -97,7 +97,7 @@ static bool local_before(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	cp_prepare(a, cp); /* the snapshot of the page: PTE, frame, counts, bytes */
 	a->watch_frame = NO_FRAME;
 	struct cow_snapshot *s = &a->before;
-	if (!s->valid || s->frame == a->d.zero_frame || s->frame < a->d.first_frame || a->nv_total)
+	if (!s->valid || s->frame == a->bk.d.zero_frame || s->frame < a->bk.d.first_frame || a->nv_total)
 		return false;
 	uint32_t refs;
 	if (!refs_of(a, s->frame, &refs) || s->sharers_truncated)
@@ -114,7 +114,7 @@ static bool local_after(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	const struct cow_snapshot *s = &a->before;
 	uint64_t fo = cp->frame_old, fn = cp->frame_new;
 	if (!s->valid || s->pid != cp->pid || s->va != (cp->va & PAGE_MASK) || s->frame != fo ||
-	    fo >= a->d.nframes || fn >= a->d.nframes || fn < a->d.first_frame || a->nv_total)
+	    fo >= a->bk.d.nframes || fn >= a->bk.d.nframes || fn < a->bk.d.first_frame || a->nv_total)
 		return false;
 	uint32_t refs_old, refs_new;
 	if (!refs_of(a, fo, &refs_old) || !refs_of(a, fn, &refs_new))

@@ -12,6 +12,7 @@
  * one exit, one of them an I/O exit: exits_inside = Δexits - 1.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -20,12 +21,19 @@
 #include <linux/kvm.h>
 
 #include "bench.h"
+#include "books.h"
+#include "vmm.h"
 
 /* Sanity bound on what one guest may make us copy (64 MiB of samples). */
 #define BENCH_MAX_SAMPLES (1u << 22)
 #define BENCH_MAX_LOOPS (1u << 16)
 
-struct bench_state bench_st = { .stats_fd = -1 };
+static const struct vmm_module bench_module;
+
+static struct bench_state *st(const struct vm *vm)
+{
+	return vm_state(vm, &bench_module);
+}
 
 static const char *const ks_names[KS_COUNT] = {
 	[KS_EXITS] = "exits", [KS_IO] = "io_exits", [KS_MMIO] = "mmio_exits",
@@ -59,17 +67,16 @@ uint32_t bench_event_by_name(const char *s)
 	return COWVMM_EV_COUNT;
 }
 
-double bench_ns(uint64_t ticks)
+double bench_ns(const struct bench_state *b, uint64_t ticks)
 {
-	return bench_st.tsc_khz ? (double)ticks * 1e6 / (double)bench_st.tsc_khz : -1.0;
+	return b->tsc_khz ? (double)ticks * 1e6 / (double)b->tsc_khz : -1.0;
 }
 
 /* Find each followed statistic among the fd's descriptors, by name.  Only
  * plain cumulative u64 counters are used. */
-static int stats_open(struct vm *vm)
+static int stats_open(struct bench_state *b, struct vcpu *v)
 {
-	struct bench_state *b = &bench_st;
-	int fd = kvm_try(vm->vcpu_fd, KVM_GET_STATS_FD, NULL);
+	int fd = kvm_try(v->fd, KVM_GET_STATS_FD, NULL);
 	if (fd < 0) {
 		snprintf(b->stats_why, sizeof b->stats_why,
 			 "KVM_GET_STATS_FD unsupported by this host's KVM (%s)", strerror(-fd));
@@ -108,83 +115,71 @@ static int stats_open(struct vm *vm)
 		close(fd);
 		return -1;
 	}
-	b->stats_fd = fd;
+	v->stats_fd = fd;
+	b->have_stats = true;
 	return 0;
 }
 
-void bench_setup(struct vm *vm, const struct bench_opts *o)
-{
-	struct bench_state *b = &bench_st;
-	b->o = *o;
-	for (int k = 0; k < KS_COUNT; k++)
-		b->ks[k].name = ks_names[k];
-	int khz = vm->cap.tsc_khz ? kvm_try(vm->vcpu_fd, KVM_GET_TSC_KHZ, NULL) : -ENOTSUP;
-	b->tsc_khz = khz > 0 ? (uint64_t)khz : 0;
-	if (stats_open(vm) != 0 && o->enabled)
-		fprintf(stderr, "vmm: bench: %s: exits inside timed loops cannot be counted\n",
-			b->stats_why);
-}
-
 /* Read every followed statistic (0 for those absent). */
-static int stats_read(uint64_t v[KS_COUNT])
+static int stats_read(const struct bench_state *b, const struct vcpu *vc, uint64_t v[KS_COUNT])
 {
-	struct bench_state *b = &bench_st;
 	for (int k = 0; k < KS_COUNT; k++) {
 		v[k] = 0;
-		if (b->stats_fd >= 0 && b->ks[k].have &&
-		    pread(b->stats_fd, &v[k], sizeof v[k], (off_t)b->ks[k].offset) != sizeof v[k])
+		if (vc->stats_fd >= 0 && b->ks[k].have &&
+		    pread(vc->stats_fd, &v[k], sizeof v[k], (off_t)b->ks[k].offset) != sizeof v[k])
 			return -1;
 	}
 	return 0;
 }
 
 /* The guest's counters (struct cowvmm_guest_stats), once HC_DESCRIBE said where. */
-static bool guest_stats(struct vm *vm, struct cowvmm_guest_stats *g)
+static bool guest_stats(const struct vm *vm, struct cowvmm_guest_stats *g)
 {
-	if (!vm->have_desc)
+	const struct books *bk = vm_books(vm);
+	if (!bk->valid)
 		return false;
-	const void *p = gmem_ptr(&vm->mem, vm->desc.stats_gpa, sizeof *g);
+	const void *p = gmem_ptr(&vm->mem, bk->d.stats_gpa, sizeof *g);
 	if (!p)
 		return false;
 	memcpy(g, p, sizeof *g);
 	return true;
 }
 
-static int loop_begin(struct vm *vm, uint32_t ev, uint32_t arg)
+static int loop_begin(struct vcpu *v, uint32_t ev, uint32_t arg)
 {
-	struct bench_state *b = &bench_st;
+	struct bench_state *b = st(v->vm);
 	if (b->open)
-		return vm_guest_error(vm, "HC_BENCH phase 0 while loop %s/%u is still open",
+		return vm_guest_error(v, "HC_BENCH phase 0 while loop %s/%u is still open",
 				      bench_event_name(b->open_event), b->open_arg);
 	if (ev >= COWVMM_EV_COUNT)
-		return vm_guest_error(vm, "HC_BENCH phase 0 names event %u (only %u exist)", ev,
+		return vm_guest_error(v, "HC_BENCH phase 0 names event %u (only %u exist)", ev,
 				      (unsigned)COWVMM_EV_COUNT);
 	b->open = true;
 	b->open_event = ev;
 	b->open_arg = arg;
-	b->have_g0 = guest_stats(vm, &b->g0);
-	if (stats_read(b->k0) != 0)
-		return vm_guest_error(vm, "reading KVM statistics failed: %s", strerror(errno));
+	b->have_g0 = guest_stats(v->vm, &b->g0);
+	if (stats_read(b, v, b->k0) != 0)
+		return vm_guest_error(v, "reading KVM statistics failed: %s", strerror(errno));
 	return VMM_CONTINUE;
 }
 
-static int loop_end(struct vm *vm, uint32_t ev, uint32_t arg)
+static int loop_end(struct vcpu *v, uint32_t ev, uint32_t arg)
 {
-	struct bench_state *b = &bench_st;
+	struct bench_state *b = st(v->vm);
 	uint64_t k1[KS_COUNT];
 	/* Read the KVM counters first: nothing of ours should count inside. */
-	if (stats_read(k1) != 0)
-		return vm_guest_error(vm, "reading KVM statistics failed: %s", strerror(errno));
+	if (stats_read(b, v, k1) != 0)
+		return vm_guest_error(v, "reading KVM statistics failed: %s", strerror(errno));
 	if (!b->open)
-		return vm_guest_error(vm, "HC_BENCH phase 1 without phase 0");
+		return vm_guest_error(v, "HC_BENCH phase 1 without phase 0");
 	b->open = false;
 	if (b->nloops == BENCH_MAX_LOOPS)
-		return vm_guest_error(vm, "more than %u timed loops", BENCH_MAX_LOOPS);
+		return vm_guest_error(v, "more than %u timed loops", BENCH_MAX_LOOPS);
 	if (b->nloops == b->caploops) {
 		size_t cap = b->caploops ? 2 * b->caploops : 64;
 		void *p = realloc(b->loops, cap * sizeof *b->loops);
 		if (!p)
-			return vm_guest_error(vm, "out of host memory for loop records");
+			return vm_guest_error(v, "out of host memory for loop records");
 		b->loops = p;
 		b->caploops = cap;
 	}
@@ -196,7 +191,7 @@ static int loop_end(struct vm *vm, uint32_t ev, uint32_t arg)
 	for (int k = 0; k < KS_COUNT; k++)
 		l->kd[k] = (int64_t)(k1[k] - b->k0[k]);
 	struct cowvmm_guest_stats g1;
-	l->have_g = b->have_g0 && guest_stats(vm, &g1);
+	l->have_g = b->have_g0 && guest_stats(v->vm, &g1);
 	if (l->have_g) {
 		const uint64_t *a = (const uint64_t *)&b->g0, *c = (const uint64_t *)&g1;
 		uint64_t *d = (uint64_t *)&l->gd;
@@ -207,28 +202,28 @@ static int loop_end(struct vm *vm, uint32_t ev, uint32_t arg)
 }
 
 /* Copy a batch of samples out of guest RAM now: the guest may reuse the buffer. */
-static int take_samples(struct vm *vm, uint64_t gpa, uint64_t count)
+static int take_samples(struct vcpu *v, uint64_t gpa, uint64_t count)
 {
-	struct bench_state *b = &bench_st;
+	struct bench_state *b = st(v->vm);
 	if (count > BENCH_MAX_SAMPLES || b->nsamples + count > BENCH_MAX_SAMPLES)
-		return vm_guest_error(vm, "HC_BENCH: %llu samples exceed the limit of %u",
+		return vm_guest_error(v, "HC_BENCH: %llu samples exceed the limit of %u",
 				      (unsigned long long)(b->nsamples + count), BENCH_MAX_SAMPLES);
-	const struct cowvmm_sample *src = gmem_ptr(&vm->mem, gpa, count * sizeof *src);
+	const struct cowvmm_sample *src = gmem_ptr(&v->vm->mem, gpa, count * sizeof *src);
 	if (!src)
-		return vm_guest_error(vm, "HC_BENCH: samples [%#llx, +%llu x %zu) outside guest RAM",
+		return vm_guest_error(v, "HC_BENCH: samples [%#llx, +%llu x %zu) outside guest RAM",
 				      (unsigned long long)gpa, (unsigned long long)count, sizeof *src);
 	if (b->nsamples + count > b->capsamples) {
 		size_t cap = b->nsamples + count;
 		void *p = realloc(b->samples, cap * sizeof *b->samples);
 		if (!p && cap)
-			return vm_guest_error(vm, "out of host memory for %zu samples", cap);
+			return vm_guest_error(v, "out of host memory for %zu samples", cap);
 		b->samples = p;
 		b->capsamples = cap;
 	}
 	for (uint64_t i = 0; i < count; i++) {
 		struct cowvmm_sample s = src[i];
 		if (s.event >= COWVMM_EV_COUNT)
-			return vm_guest_error(vm, "HC_BENCH: sample %llu has event %u",
+			return vm_guest_error(v, "HC_BENCH: sample %llu has event %u",
 					      (unsigned long long)i, s.event);
 		b->samples[b->nsamples++] = s;
 	}
@@ -236,14 +231,106 @@ static int take_samples(struct vm *vm, uint64_t gpa, uint64_t count)
 	return VMM_CONTINUE;
 }
 
-int hc_bench(struct vm *vm, struct cowvmm_hc_bench *arg)
+static int hc_bench(struct vcpu *v, void *argp)
 {
+	const struct cowvmm_hc_bench *arg = argp;
 	struct cowvmm_hc_bench a = *arg; /* one read of the hostile fields */
 	uint32_t ev = (uint32_t)a.count, n = (uint32_t)(a.count >> 32);
 	switch (a.phase) {
-	case 0: return loop_begin(vm, ev, n);
-	case 1: return loop_end(vm, ev, n);
-	case 2: return take_samples(vm, a.samples_gpa, a.count);
-	default: return vm_guest_error(vm, "HC_BENCH phase %u", a.phase);
+	case 0: return loop_begin(v, ev, n);
+	case 1: return loop_end(v, ev, n);
+	case 2: return take_samples(v, a.samples_gpa, a.count);
+	default: return vm_guest_error(v, "HC_BENCH phase %u", a.phase);
 	}
 }
+
+/* ---- the module -------------------------------------------------------------- */
+
+enum { O_BENCH, O_JSON, O_SVG, O_PEER };
+
+static const struct vmm_option bench_options[] = {
+	{ "bench", false, O_BENCH },
+	{ "bench-json", true, O_JSON },
+	{ "bench-svg", true, O_SVG },
+	{ "bench-peer", true, O_PEER },
+	{ NULL, false, 0 },
+};
+
+/* Every --bench* option makes a timing run: the boot flag says so at once,
+ * so other modules' setup (audit, dirty log) sees it. */
+static int bench_option(struct vm *vm, int id, const char *arg)
+{
+	struct bench_opts *o = &st(vm)->o;
+	o->enabled = true;
+	vm->boot_flags |= COWVMM_BOOT_F_BENCH;
+	if (id == O_JSON)
+		o->json_path = arg;
+	else if (id == O_SVG)
+		o->svg_dir = arg;
+	else if (id == O_PEER)
+		o->peer_path = arg;
+	return 0;
+}
+
+static void bench_usage(FILE *f)
+{
+	fprintf(f,
+		"\n"
+		"Timing (--bench):\n"
+		"      --bench         timing run (no audits, no dirty logging): run PROGRAM, by\n"
+		"                      default cowbench, then print the statistics of the\n"
+		"                      samples it sent with HC_BENCH and the VM exits counted\n"
+		"                      inside each timed loop\n"
+		"      --bench-json FILE  also write the bench report as JSON (implies --bench)\n"
+		"      --bench-svg DIR    also draw SVG plots into DIR (implies --bench)\n"
+		"      --bench-peer FILE  put tools/linux-peer figures side by side (implies --bench)\n");
+}
+
+/* Read the TSC rate, open the vCPUs' statistics (when they cannot be opened
+ * and --bench is on, say so: the report then says exits were NOT MEASURED),
+ * and default to cowbench. */
+static int bench_setup(struct vm *vm)
+{
+	struct bench_state *b = st(vm);
+	for (int k = 0; k < KS_COUNT; k++)
+		b->ks[k].name = ks_names[k];
+	int khz = vm->cap.tsc_khz ? kvm_try(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, NULL) : -ENOTSUP;
+	b->tsc_khz = khz > 0 ? (uint64_t)khz : 0;
+	bool ok = true;
+	for (unsigned i = 0; i < vm->nvcpus && ok; i++)
+		ok = stats_open(b, &vm->vcpus[i]) == 0;
+	if (!ok && b->o.enabled)
+		fprintf(stderr, "vmm: bench: %s: exits inside timed loops cannot be counted\n", b->stats_why);
+	if (b->o.enabled && !vm->cmdline[0])
+		snprintf(vm->cmdline, sizeof vm->cmdline, "cowbench");
+	vm_register_hypercall(vm, COWVMM_HC_BENCH, sizeof(struct cowvmm_hc_bench), hc_bench);
+	return 0;
+}
+
+static int bench_finish(struct vm *vm, int status)
+{
+	struct bench_state *b = st(vm);
+	if (!b->o.enabled)
+		return status;
+	fflush(stdout);
+	int bst = bench_report(b, stdout);
+	return status ? status : bst;
+}
+
+static void bench_teardown(struct vm *vm)
+{
+	bench_free(st(vm));
+}
+
+static const struct vmm_module bench_module = {
+	.name = "bench",
+	.order = 40,
+	.state_size = sizeof(struct bench_state),
+	.options = bench_options,
+	.usage = bench_usage,
+	.option = bench_option,
+	.setup = bench_setup,
+	.finish = bench_finish,
+	.teardown = bench_teardown,
+};
+VMM_MODULE(bench_module);

@@ -1,10 +1,31 @@
-/* vmm/bench.h — state shared by the bench modules (collection, report, plots); the API is in vmm.h. */
+/* vmm/bench.h — the timing module (--bench): its state, shared by collection, report and plots. */
 #ifndef COWVMM_BENCH_H
 #define COWVMM_BENCH_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#include "vmm.h"
+#include "cowvmm/abi.h"
+
+/*
+ * bench.c, bench_report.c, bench_svg.c — timing runs (HC_BENCH, `--bench`).
+ * The guest brackets each timed loop with HC_BENCH phase 0 / phase 1 and hands
+ * all its TSC samples over once at the end (phase 2).  At phase 0 and 1 the VMM
+ * reads the vCPU's binary statistics (KVM_GET_STATS_FD, counters found by name)
+ * and the guest's counters, so each loop shows how many VM exits happened
+ * inside it (its closing phase-1 exit accounted for) and what the kernel did.
+ * At the end: min/p50/p90/p99/max/mean per (event, arg) in ticks and ns
+ * (KVM_GET_TSC_KHZ), a table, JSON, SVG plots, and the side-by-side comparison
+ * with another system's figures (tools/linux-peer).  Samples are collected
+ * even without --bench.
+ */
+struct bench_opts {
+	bool enabled;          /* --bench: report at the end of the run */
+	const char *json_path; /* --bench-json FILE, or NULL */
+	const char *svg_dir;   /* --bench-svg DIR (created), or NULL */
+	const char *peer_path; /* --bench-peer FILE: linux-peer output to compare with, or NULL */
+};
 
 /* KVM per-vCPU statistics followed around each timed loop, by descriptor name.
  * "exits" counts every exit; the others say what kind they were.  A stat the
@@ -47,7 +68,7 @@ struct bench_kstat_info {
 struct bench_state {
 	struct bench_opts o;
 	uint64_t tsc_khz;                 /* 0 if unknown */
-	int stats_fd;                     /* -1 if none */
+	bool have_stats;                  /* the vCPUs' statistics fds are open */
 	char stats_why[128];              /* why there are no KVM statistics */
 	struct bench_kstat_info ks[KS_COUNT];
 	/* The open loop, if any. */
@@ -70,23 +91,27 @@ struct bench_state {
 	size_t npeer;
 };
 
-extern struct bench_state bench_st;
-
 /* Name of a COWVMM_EV_* ("cow_write"...), or "?" */
 const char *bench_event_name(uint32_t ev);
 /* Event whose name is `s`, or COWVMM_EV_COUNT. */
 uint32_t bench_event_by_name(const char *s);
 /* Ticks -> ns with the vCPU's TSC rate (negative if unknown). */
-double bench_ns(uint64_t ticks);
+double bench_ns(const struct bench_state *b, uint64_t ticks);
 /* The group (event, arg), or NULL. */
-const struct bench_group *bench_group_find(uint32_t event, uint32_t arg);
+const struct bench_group *bench_group_find(const struct bench_state *b, uint32_t event, uint32_t arg);
 /* Peer figures for (event name, n), or NULL. */
-const struct bench_peer *bench_peer_find(const char *event, uint32_t n);
+const struct bench_peer *bench_peer_find(const struct bench_state *b, const char *event, uint32_t n);
 
 /* bench_report.c */
-void bench_print_table(FILE *out);
-int bench_write_json(const char *path);
+void bench_print_table(const struct bench_state *b, FILE *out);
+int bench_write_json(const struct bench_state *b, const char *path);
 /* bench_svg.c: every plot into dir; returns 0 or -1 after a message. */
-int bench_write_svg(const char *dir);
+int bench_write_svg(const struct bench_state *b, const char *dir);
+/* With --bench: print the report to `out` and write JSON and SVG.  0;
+ * VMM_EXIT_GUEST_FAIL if no samples arrived; VMM_EXIT_USAGE if an output
+ * file could not be written or the peer file read. */
+int bench_report(struct bench_state *b, FILE *out);
+/* Free what the report allocated. */
+void bench_free(struct bench_state *b);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "vmm.h"
 
 /* Targets of issue 6, p50 in ticks. */
 #define TARGET_COW_WRITE 1000u
@@ -30,9 +31,8 @@ static uint64_t pct(const uint64_t *s, uint64_t n, unsigned p)
 }
 
 /* Sort all samples and cut them into (event, arg) groups. */
-static int make_groups(void)
+static int make_groups(struct bench_state *b)
 {
-	struct bench_state *b = &bench_st;
 	qsort(b->samples, b->nsamples, sizeof *b->samples, cmp_sample);
 	b->sorted = malloc((b->nsamples + 1) * sizeof *b->sorted);
 	b->groups = malloc((b->nsamples + 1) * sizeof *b->groups);
@@ -61,27 +61,26 @@ static int make_groups(void)
 	return 0;
 }
 
-const struct bench_group *bench_group_find(uint32_t event, uint32_t arg)
+const struct bench_group *bench_group_find(const struct bench_state *b, uint32_t event, uint32_t arg)
 {
-	for (size_t i = 0; i < bench_st.ngroups; i++)
-		if (bench_st.groups[i].event == event && bench_st.groups[i].arg == arg)
-			return &bench_st.groups[i];
+	for (size_t i = 0; i < b->ngroups; i++)
+		if (b->groups[i].event == event && b->groups[i].arg == arg)
+			return &b->groups[i];
 	return NULL;
 }
 
-const struct bench_peer *bench_peer_find(const char *event, uint32_t n)
+const struct bench_peer *bench_peer_find(const struct bench_state *b, const char *event, uint32_t n)
 {
-	for (size_t i = 0; i < bench_st.npeer; i++)
-		if (!strcmp(bench_st.peer[i].event, event) && bench_st.peer[i].n == n)
-			return &bench_st.peer[i];
+	for (size_t i = 0; i < b->npeer; i++)
+		if (!strcmp(b->peer[i].event, event) && b->peer[i].n == n)
+			return &b->peer[i];
 	return NULL;
 }
 
 /* Lines "peer event=E n=N count=C min=.. p50=.. p90=.. p99=.. max=.. mean=.."
  * (tools/linux-peer); anything else in the file is ignored. */
-static int load_peer(const char *path)
+static int load_peer(struct bench_state *b, const char *path)
 {
-	struct bench_state *b = &bench_st;
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "vmm: bench: cannot read %s: %s\n", path, strerror(errno));
@@ -120,15 +119,14 @@ static const char *commas(uint64_t v, char *buf)
 	return buf;
 }
 
-static void print_events(FILE *out)
+static void print_events(const struct bench_state *b, FILE *out)
 {
-	struct bench_state *b = &bench_st;
 	char c[7][32];
 	fprintf(out, "\n%-15s %6s %7s %10s %10s %10s %10s %11s %11s %10s\n", "event", "n", "count",
 		"min", "p50", "p90", "p99", "max", "mean", "p50 ns");
 	for (size_t i = 0; i < b->ngroups; i++) {
 		const struct bench_group *g = &b->groups[i];
-		double ns = bench_ns(g->p50);
+		double ns = bench_ns(b, g->p50);
 		char nsb[32] = "-";
 		if (ns >= 0)
 			snprintf(nsb, sizeof nsb, "%.0f", ns);
@@ -145,11 +143,10 @@ static int64_t inside(const struct bench_loop *l)
 	return l->kd[KS_EXITS] - 1;
 }
 
-static void print_loops(FILE *out)
+static void print_loops(const struct bench_state *b, FILE *out)
 {
-	struct bench_state *b = &bench_st;
 	fprintf(out, "\ntimed loops: %zu (phase 0 -> phase 1)\n", b->nloops);
-	if (b->stats_fd < 0) {
+	if (!b->have_stats) {
 		fprintf(out, "  VM exits inside loops: NOT MEASURED (%s)\n", b->stats_why);
 	} else {
 		int64_t tot = 0, user = 0, host = 0, npf = 0, bad = 0;
@@ -172,7 +169,7 @@ static void print_loops(FILE *out)
 	for (size_t i = 0; i < b->nloops; i++) {
 		const struct bench_loop *l = &b->loops[i];
 		char in[24] = "-", io[24] = "-", irq[24] = "-", pf[24] = "-", oth[24] = "-";
-		if (b->stats_fd >= 0) {
+		if (b->have_stats) {
 			/* "other": exits of a kind none of the followed counters names. */
 			int64_t known = l->kd[KS_IO] - 1 + l->kd[KS_MMIO] + l->kd[KS_HALT] +
 					l->kd[KS_IRQ] + l->kd[KS_SIGNAL] + l->kd[KS_IRQ_WINDOW] +
@@ -203,9 +200,8 @@ static const struct { uint32_t ev; const char *peer; } pairs[] = {
 	{ COWVMM_EV_FORK_ROUNDTRIP, "fork_roundtrip" },
 };
 
-static void print_peer(FILE *out)
+static void print_peer(const struct bench_state *b, FILE *out)
 {
-	struct bench_state *b = &bench_st;
 	char c[4][32];
 	fprintf(out, "\nside by side (ticks; ratio = cowvmm / peer, below 1 means cowvmm is faster)\n");
 	fprintf(out, "%-15s %6s %11s %11s %7s %11s %11s %7s\n", "event", "n", "cowvmm p50",
@@ -215,9 +211,9 @@ static void print_peer(FILE *out)
 			const struct bench_peer *p = &b->peer[i];
 			if (strcmp(p->event, pairs[k].peer))
 				continue;
-			const struct bench_group *g = bench_group_find(pairs[k].ev, p->n);
+			const struct bench_group *g = bench_group_find(b, pairs[k].ev, p->n);
 			if (!g) /* plain writes are timed once, not per size */
-				g = bench_group_find(pairs[k].ev, 0);
+				g = bench_group_find(b, pairs[k].ev, 0);
 			if (!g)
 				continue;
 			fprintf(out, "%-15s %6u %11s %11s %7.3f %11s %11s %7.3f\n", p->event, p->n,
@@ -228,12 +224,12 @@ static void print_peer(FILE *out)
 }
 
 /* Least-squares line through fork p50 against mapped pages. */
-static bool fork_fit(double *slope, double *fixed)
+static bool fork_fit(const struct bench_state *b, double *slope, double *fixed)
 {
 	double sx = 0, sy = 0, sxx = 0, sxy = 0;
 	int n = 0;
-	for (size_t i = 0; i < bench_st.ngroups; i++) {
-		const struct bench_group *g = &bench_st.groups[i];
+	for (size_t i = 0; i < b->ngroups; i++) {
+		const struct bench_group *g = &b->groups[i];
 		if (g->event != COWVMM_EV_FORK)
 			continue;
 		double x = g->arg, y = (double)g->p50;
@@ -248,18 +244,18 @@ static bool fork_fit(double *slope, double *fixed)
 }
 
 /* The group of an event with the largest n (most samples; COW costs should not depend on n). */
-static const struct bench_group *best(uint32_t ev)
+static const struct bench_group *best(const struct bench_state *b, uint32_t ev)
 {
 	const struct bench_group *r = NULL;
-	for (size_t i = 0; i < bench_st.ngroups; i++)
-		if (bench_st.groups[i].event == ev && (!r || bench_st.groups[i].arg > r->arg))
-			r = &bench_st.groups[i];
+	for (size_t i = 0; i < b->ngroups; i++)
+		if (b->groups[i].event == ev && (!r || b->groups[i].arg > r->arg))
+			r = &b->groups[i];
 	return r;
 }
 
-static void print_targets(FILE *out)
+static void print_targets(const struct bench_state *b, FILE *out)
 {
-	const struct bench_group *cw = best(COWVMM_EV_COW_WRITE), *rw = best(COWVMM_EV_REUSE_WRITE);
+	const struct bench_group *cw = best(b, COWVMM_EV_COW_WRITE), *rw = best(b, COWVMM_EV_REUSE_WRITE);
 	double slope, fixed;
 	fprintf(out, "\ntargets (p50 ticks):\n");
 	if (cw)
@@ -268,35 +264,33 @@ static void print_targets(FILE *out)
 	if (rw)
 		fprintf(out, "  reuse fault (user-visible write, n=%u) %" PRIu64 " <= %u: %s\n", rw->arg,
 			rw->p50, TARGET_REUSE_WRITE, rw->p50 <= TARGET_REUSE_WRITE ? "met" : "MISSED");
-	if (fork_fit(&slope, &fixed))
+	if (fork_fit(b, &slope, &fixed))
 		fprintf(out, "  fork: %.1f per page (<= %.0f: %s) + %.0f fixed (<= %.0f: %s)\n", slope,
 			TARGET_FORK_PER_PAGE, slope <= TARGET_FORK_PER_PAGE ? "met" : "MISSED", fixed,
 			TARGET_FORK_FIXED, fixed <= TARGET_FORK_FIXED ? "met" : "MISSED");
 }
 
-void bench_print_table(FILE *out)
+void bench_print_table(const struct bench_state *b, FILE *out)
 {
-	struct bench_state *b = &bench_st;
 	fprintf(out, "\n== cowvmm bench: %zu samples in %u batch(es); TSC %" PRIu64 " kHz%s ==\n",
 		b->nsamples, b->submits, b->tsc_khz, b->tsc_khz ? "" : " (unknown: no ns)");
-	print_events(out);
-	print_loops(out);
+	print_events(b, out);
+	print_loops(b, out);
 	if (b->npeer)
-		print_peer(out);
-	print_targets(out);
+		print_peer(b, out);
+	print_targets(b, out);
 }
 
 /* JSON: one record per line, so line tools can pick it apart too. */
-int bench_write_json(const char *path)
+int bench_write_json(const struct bench_state *b, const char *path)
 {
-	struct bench_state *b = &bench_st;
 	FILE *f = fopen(path, "w");
 	if (!f) {
 		fprintf(stderr, "vmm: bench: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	fprintf(f, "{\n\"tsc_khz\": %" PRIu64 ",\n\"samples\": %zu,\n\"kvm_stats\": %s,\n", b->tsc_khz,
-		b->nsamples, b->stats_fd >= 0 ? "true" : "false");
+		b->nsamples, b->have_stats ? "true" : "false");
 	fprintf(f, "\"events\": [\n");
 	for (size_t i = 0; i < b->ngroups; i++) {
 		const struct bench_group *g = &b->groups[i];
@@ -304,14 +298,14 @@ int bench_write_json(const char *path)
 			", \"p50\": %" PRIu64 ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
 			", \"mean\": %.1f, \"p50_ns\": %.1f}%s\n",
 			bench_event_name(g->event), g->arg, g->count, g->min, g->p50, g->p90, g->p99, g->max,
-			g->mean, bench_ns(g->p50), i + 1 < b->ngroups ? "," : "");
+			g->mean, bench_ns(b, g->p50), i + 1 < b->ngroups ? "," : "");
 	}
 	fprintf(f, "],\n\"loops\": [\n");
 	for (size_t i = 0; i < b->nloops; i++) {
 		const struct bench_loop *l = &b->loops[i];
 		fprintf(f, "{\"loop\": %zu, \"event\": \"%s\", \"n\": %u", i, bench_event_name(l->event),
 			l->arg);
-		if (b->stats_fd >= 0) {
+		if (b->have_stats) {
 			fprintf(f, ", \"exits_inside\": %" PRId64, inside(l));
 			for (int k = 0; k < KS_COUNT; k++)
 				if (b->ks[k].have)
@@ -339,19 +333,17 @@ int bench_write_json(const char *path)
 	return 0;
 }
 
-int bench_finish(struct vm *vm, FILE *out)
+int bench_report(struct bench_state *b, FILE *out)
 {
-	struct bench_state *b = &bench_st;
-	(void)vm;
 	if (!b->o.enabled)
 		return 0;
 	int rc = 0;
 	if (b->open)
 		fprintf(out, "vmm: bench: the guest left a timed loop open (%s/%u)\n",
 			bench_event_name(b->open_event), b->open_arg);
-	if (b->o.peer_path && load_peer(b->o.peer_path) != 0)
+	if (b->o.peer_path && load_peer(b, b->o.peer_path) != 0)
 		rc = VMM_EXIT_USAGE;
-	if (make_groups() != 0) {
+	if (make_groups(b) != 0) {
 		fprintf(stderr, "vmm: bench: out of memory\n");
 		return VMM_EXIT_GUEST_FAIL;
 	}
@@ -359,12 +351,27 @@ int bench_finish(struct vm *vm, FILE *out)
 		fprintf(out, "vmm: bench: no samples received (the guest never sent HC_BENCH phase 2)\n");
 		rc = VMM_EXIT_GUEST_FAIL;
 	} else {
-		bench_print_table(out);
+		bench_print_table(b, out);
 	}
-	if (b->o.json_path && bench_write_json(b->o.json_path) != 0)
+	if (b->o.json_path && bench_write_json(b, b->o.json_path) != 0)
 		rc = VMM_EXIT_USAGE;
-	if (b->o.svg_dir && b->nsamples && bench_write_svg(b->o.svg_dir) != 0)
+	if (b->o.svg_dir && b->nsamples && bench_write_svg(b, b->o.svg_dir) != 0)
 		rc = VMM_EXIT_USAGE;
 	fflush(out);
 	return rc;
+}
+
+void bench_free(struct bench_state *b)
+{
+	free(b->loops);
+	free(b->samples);
+	free(b->groups);
+	free(b->sorted);
+	free(b->peer);
+	b->loops = NULL;
+	b->samples = NULL;
+	b->groups = NULL;
+	b->sorted = NULL;
+	b->peer = NULL;
+	b->nloops = b->caploops = b->nsamples = b->capsamples = b->ngroups = b->npeer = 0;
 }

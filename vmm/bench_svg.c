@@ -115,9 +115,8 @@ static double ly(double v, double lo, double hi)
 
 /* Fork latency (p50, min..max bar) against mapped pages, log-log; the peer's
  * fork p50 too when there is one. */
-static int fork_plot(const char *dir)
+static int fork_plot(const struct bench_state *b, const char *dir)
 {
-	struct bench_state *b = &bench_st;
 	double xlo = 1e30, xhi = 1, ylo = 1e30, yhi = 1;
 	for (size_t i = 0; i < b->ngroups; i++) {
 		const struct bench_group *g = &b->groups[i];
@@ -181,15 +180,15 @@ static int fork_plot(const char *dir)
 	return svg_close(f);
 }
 
-int bench_write_svg(const char *dir)
+int bench_write_svg(const struct bench_state *b, const char *dir)
 {
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
 		fprintf(stderr, "vmm: bench: cannot create %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	int rc = fork_plot(dir);
-	for (size_t i = 0; i < bench_st.ngroups; i++)
-		if (bench_st.groups[i].count >= MIN_HIST_SAMPLES && histogram(dir, &bench_st.groups[i]))
+	int rc = fork_plot(b, dir);
+	for (size_t i = 0; i < b->ngroups; i++)
+		if (b->groups[i].count >= MIN_HIST_SAMPLES && histogram(dir, &b->groups[i]))
 			rc = -1;
 	return rc;
 }

@@ -6,6 +6,7 @@
 
 #include <linux/kvm.h>
 
+#include "ptwalk.h"
 #include "vmm.h"
 
 #define CR0_PE (1ull << 0)
@@ -49,11 +50,6 @@ static uint64_t *table(struct vm *vm, uint64_t gpa)
 	return t;
 }
 
-static unsigned idx(uint64_t va, int level)
-{
-	return (unsigned)(va >> (12 + 9 * level)) & 511;
-}
-
 /* Direct map of all RAM at COWVMM_DIRECT_MAP_BASE; the first min(RAM, 1 GiB)
  * again at COWVMM_KERNEL_BASE (sharing the first page directory).  2 MiB pages;
  * nothing in the lower half. */
@@ -73,11 +69,11 @@ static void build_page_tables(struct vm *vm)
 				break;
 			pd[j] = pa | tbl | COWVMM_PTE_PS;
 		}
-		pdpt_d[idx(COWVMM_DIRECT_MAP_BASE, 2) + i] = PD_GPA(i) | tbl;
+		pdpt_d[ptw_index(COWVMM_DIRECT_MAP_BASE, 3) + i] = PD_GPA(i) | tbl;
 	}
-	pml4[idx(COWVMM_DIRECT_MAP_BASE, 3)] = PDPT_DMAP_GPA | tbl;
-	pml4[idx(COWVMM_KERNEL_BASE, 3)] = PDPT_KERN_GPA | tbl;
-	pdpt_k[idx(COWVMM_KERNEL_BASE, 2)] = PD_GPA(0) | tbl;
+	pml4[ptw_index(COWVMM_DIRECT_MAP_BASE, 4)] = PDPT_DMAP_GPA | tbl;
+	pml4[ptw_index(COWVMM_KERNEL_BASE, 4)] = PDPT_KERN_GPA | tbl;
+	pdpt_k[ptw_index(COWVMM_KERNEL_BASE, 3)] = PD_GPA(0) | tbl;
 }
 
 static void build_gdt(struct vm *vm)
@@ -92,10 +88,10 @@ static void build_gdt(struct vm *vm)
 	gdt[2] = 0x00cf93000000ffffull; /* data: P, DPL0, S, type 0x3 (accessed), D/B, G */
 }
 
-static void set_sregs(struct vm *vm)
+static void set_sregs(struct vcpu *v)
 {
 	struct kvm_sregs s;
-	KVM_CHECK(vm->vcpu_fd, KVM_GET_SREGS, &s, "vcpu 0");
+	KVM_CHECK(v->fd, KVM_GET_SREGS, &s, "vcpu %u", v->id);
 	struct kvm_segment code = {
 		.base = 0, .limit = 0xffffffff, .selector = SEL_CODE, .type = 0xb,
 		.present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
@@ -120,14 +116,11 @@ static void set_sregs(struct vm *vm)
 	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-	KVM_CHECK(vm->vcpu_fd, KVM_SET_SREGS, &s,
-		  "cr0 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx, 64-bit cs 0x%x",
-		  (unsigned long long)s.cr0, (unsigned long long)s.cr3,
-		  (unsigned long long)s.cr4, (unsigned long long)s.efer, SEL_CODE);
+	vcpu_set_sregs(v, &s);
 }
 
 /* Give the guest what the host CPU and KVM support, unfiltered. */
-static void set_cpuid(struct vm *vm)
+static void set_cpuid(struct vcpu *v)
 {
 	for (unsigned n = 64; n <= 4096; n *= 2) {
 		size_t sz = sizeof(struct kvm_cpuid2) + n * sizeof(struct kvm_cpuid_entry2);
@@ -137,7 +130,7 @@ static void set_cpuid(struct vm *vm)
 			exit(VMM_EXIT_NO_KVM);
 		}
 		c->nent = n;
-		int r = kvm_try(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+		int r = kvm_try(v->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
 		if (r == -E2BIG) {
 			free(c);
 			continue;
@@ -147,7 +140,7 @@ static void set_cpuid(struct vm *vm)
 				strerror(-r));
 			exit(VMM_EXIT_NO_KVM);
 		}
-		KVM_CHECK(vm->vcpu_fd, KVM_SET_CPUID2, c, "%u entries", c->nent);
+		KVM_CHECK(v->fd, KVM_SET_CPUID2, c, "vcpu %u: %u entries", v->id, c->nent);
 		free(c);
 		return;
 	}
@@ -155,15 +148,19 @@ static void set_cpuid(struct vm *vm)
 	exit(VMM_EXIT_NO_KVM);
 }
 
-void boot_setup_cpu(struct vm *vm, uint64_t entry)
+void boot_setup_memory(struct vm *vm)
 {
 	build_gdt(vm);
 	build_page_tables(vm);
-	set_cpuid(vm);
-	set_sregs(vm);
+}
+
+void boot_setup_vcpu(struct vcpu *v, uint64_t entry)
+{
+	set_cpuid(v);
+	set_sregs(v);
 
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
-	KVM_CHECK(vm->vcpu_fd, KVM_SET_FPU, &fpu, "fcw 0x37f mxcsr 0x1f80");
+	KVM_CHECK(v->fd, KVM_SET_FPU, &fpu, "vcpu %u: fcw 0x37f mxcsr 0x1f80", v->id);
 
 	struct kvm_regs r = {
 		.rip = entry,
@@ -172,10 +169,11 @@ void boot_setup_cpu(struct vm *vm, uint64_t entry)
 		.rsp = 0,
 		.rflags = 0x2, /* bit 1 is reserved-one; IF clear: no interrupts */
 	};
-	KVM_CHECK(vm->vcpu_fd, KVM_SET_REGS, &r, "rip 0x%llx", (unsigned long long)entry);
+	KVM_CHECK(v->fd, KVM_SET_REGS, &r, "vcpu %u: rip 0x%llx", v->id, (unsigned long long)entry);
+	vcpu_forget_regs(v);
 }
 
-void boot_write_info(struct vm *vm, uint64_t seed, uint32_t flags, const char *cmdline)
+struct cowvmm_boot_info *boot_write_info(struct vm *vm)
 {
 	struct cowvmm_boot_info *bi = gmem_ptr(&vm->mem, COWVMM_BOOT_INFO_GPA, sizeof *bi);
 	if (!bi) {
@@ -185,14 +183,15 @@ void boot_write_info(struct vm *vm, uint64_t seed, uint32_t flags, const char *c
 	memset(bi, 0, sizeof *bi);
 	bi->magic = COWVMM_BOOT_MAGIC;
 	bi->abi_version = COWVMM_ABI_VERSION;
-	bi->flags = flags;
+	bi->flags = vm->boot_flags;
 	bi->ram_size = vm->mem.size;
 	bi->kernel_end_gpa = vm->kernel.kernel_end_gpa;
-	if (vm->cap.tsc_khz) {
-		int khz = kvm_try(vm->vcpu_fd, KVM_GET_TSC_KHZ, NULL);
+	if (vm->cap.tsc_khz && vm->nvcpus) {
+		int khz = kvm_try(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, NULL);
 		bi->tsc_khz = khz > 0 ? (uint64_t)khz : 0;
 	}
-	bi->seed = seed;
+	bi->seed = vm->seed;
 	bi->inject_gpa = 0;
-	snprintf(bi->cmdline, sizeof bi->cmdline, "%s", cmdline ? cmdline : "");
+	snprintf(bi->cmdline, sizeof bi->cmdline, "%s", vm->cmdline);
+	return bi;
 }

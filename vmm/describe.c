@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "vmm.h"
+#include "books.h"
 
 static int dbad(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int dbad(char *err, size_t n, const char *fmt, ...)

@@ -7,7 +7,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "audit_int.h"
+#include "dot.h"
+#include "inspect.h"
+#include "ptwalk.h"
+#include "vmm.h"
 
 extern char **environ;
 
@@ -29,7 +32,7 @@ struct run {
 struct dotctx {
 	FILE *f;
 	FILE *fr;              /* frame nodes and their edges: drawn outside the clusters */
-	struct audit *a;
+	const struct books *b;
 	int pid;
 	uint64_t mark_va;      /* page to highlight (0 = none) */
 	uint64_t stack[5];     /* last table entered at each level */
@@ -92,7 +95,7 @@ static int dot_table(void *ctx, uint64_t gpa, int level, uint64_t va)
 		level_names[level], (unsigned long long)gpa);
 	if (level < 4)
 		fprintf(c->f, "  t%llx -> t%llx [label=\"[%u]\"];\n", (unsigned long long)c->stack[level + 1],
-			(unsigned long long)gpa, (unsigned)((va >> (12 + 9 * level)) & 511));
+			(unsigned long long)gpa, ptw_index(va, level + 1));
 	return 0;
 }
 
@@ -101,7 +104,7 @@ static int dot_leaf(void *ctx, const struct ptw_leaf *l)
 	struct dotctx *c = ctx;
 	uint64_t frame = l->pa / COWVMM_PAGE_SIZE;
 	uint32_t rc = 0, pins = 0;
-	audit_frame_counts(c->a, frame, &rc, &pins);
+	books_frame_counts(c->b, frame, &rc, &pins);
 	bool target = c->mark_va && (c->mark_va & ~0xfffull) >= l->va && (c->mark_va & ~0xfffull) < l->va + l->size;
 	const uint64_t cls = COWVMM_PTE_COW | COWVMM_PTE_RW | COWVMM_PTE_ZERO | COWVMM_PTE_US | COWVMM_PTE_NX;
 	struct run *r = &c->r;
@@ -117,25 +120,21 @@ static int dot_leaf(void *ctx, const struct ptw_leaf *l)
 	return 0;
 }
 
-static void draw_process(FILE *f, struct audit *a, int pid, uint64_t mark_va)
+static void draw_process(FILE *f, const struct books *b, int pid, uint64_t mark_va)
 {
-	struct audit_proc p;
-	const struct cowvmm_hc_describe *d = audit_descriptor(a);
-	bool have = false;
-	for (uint32_t i = 0; d && i < d->nproc && !have; i++)
-		have = audit_proc_entry(a, i, &p) && p.pid == pid;
-	if (!have || !(p.cr3 & COWVMM_PTE_ADDR) || p.state == COWVMM_PSTATE_ZOMBIE)
+	struct guest_proc p;
+	if (!books_find_pid(b, pid, &p, NULL) || !books_has_mm(p.state, p.cr3))
 		return;
 	fprintf(f, "  subgraph cluster_%d {\n  label=\"pid %d (%s)\";\n", pid, pid, p.name);
 	char *frames = NULL;
 	size_t len = 0;
-	struct dotctx c = { .f = f, .fr = open_memstream(&frames, &len), .a = a, .pid = pid, .mark_va = mark_va };
+	struct dotctx c = { .f = f, .fr = open_memstream(&frames, &len), .b = b, .pid = pid, .mark_va = mark_va };
 	if (!c.fr)
 		return;
 	const struct ptw_ops ops = { .table = dot_table, .leaf = dot_leaf };
 	/* Table nodes go in the cluster; frames are placed outside it, so two
 	 * processes' edges can meet at one shared frame node. */
-	ptw_walk(a->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &c);
+	ptw_walk(b->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &c);
 	flush_run(&c);
 	fclose(c.fr);
 	fprintf(f, "  }\n");
@@ -162,7 +161,7 @@ static int run_dot(const char *in, const char *out)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? 0 : (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO);
 }
 
-int dot_write(const char *dir, const char *name, const char *title, struct audit *a,
+int dot_write(const char *dir, const char *name, const char *title, const struct books *b,
 	      int pid, int pid2, uint64_t va)
 {
 	if (mkdir(dir, 0755) && errno != EEXIST)
@@ -180,11 +179,89 @@ int dot_write(const char *dir, const char *name, const char *title, struct audit
 		   "gold: COW flag, refcount 1 (next write reuses)\\ngreen: private writable\\n"
 		   "blue: read-only (text)\\ngrey: zero frame\\nred border: the faulting page\\n"
 		   "dashed edge: COW PTE\"];\n");
-	draw_process(f, a, pid, va);
+	draw_process(f, b, pid, va);
 	if (pid2 && pid2 != pid)
-		draw_process(f, a, pid2, va);
+		draw_process(f, b, pid2, va);
 	fprintf(f, "}\n");
 	if (fclose(f))
 		return -errno;
 	return run_dot(path, svg);
 }
+
+/* ---- the module: --dot DIR ------------------------------------------------- */
+
+struct dot_state {
+	const char *dir;    /* NULL: no pictures */
+	bool fork_done, cow_done;
+	int32_t cow_pid, cow_other;
+	uint64_t cow_va;
+};
+
+static const struct vmm_module dot_module;
+
+/* The first fork; the first COW fault that copies, before and after. */
+void dot_at_checkpoint(struct vm *vm, const struct audit *a, const struct cowvmm_hc_inspect *cp)
+{
+	struct dot_state *s = vm_state(vm, &dot_module);
+	const struct books *b = audit_books(a);
+	char title[160];
+	int r = 0;
+	if (!s->dir)
+		return;
+	int32_t pid, sharer;
+	uint64_t va, frame;
+	if (cp->checkpoint == COWVMM_CP_FORK && !s->fork_done) {
+		s->fork_done = true;
+		snprintf(title, sizeof title, "after fork: parent pid %d, child pid %d", cp->pid, cp->pid2);
+		r = dot_write(s->dir, "fork", title, b, cp->pid, cp->pid2, 0);
+	} else if (cp->checkpoint == COWVMM_CP_COW_BEFORE && !s->cow_done &&
+		   audit_cow_before(a, &pid, &va, &frame, &sharer)) {
+		s->cow_pid = cp->pid;
+		s->cow_va = cp->va;
+		s->cow_other = sharer;
+		snprintf(title, sizeof title, "COW fault of pid %d at 0x%llx: before", cp->pid,
+			 (unsigned long long)cp->va);
+		r = dot_write(s->dir, "cow-before", title, b, s->cow_pid, s->cow_other, cp->va);
+	} else if (cp->checkpoint == COWVMM_CP_COW_AFTER && !s->cow_done && s->cow_pid == cp->pid &&
+		   cp->frame_old != cp->frame_new) {
+		s->cow_done = true;
+		snprintf(title, sizeof title, "COW fault of pid %d at 0x%llx: after (frame 0x%llx copied to 0x%llx)",
+			 cp->pid, (unsigned long long)cp->va, (unsigned long long)cp->frame_old,
+			 (unsigned long long)cp->frame_new);
+		r = dot_write(s->dir, "cow-after", title, b, s->cow_pid, s->cow_other, cp->va);
+	}
+	if (r)
+		fprintf(stderr, "vmm: --dot %s: %s\n", s->dir, strerror(-r));
+}
+
+static const struct vmm_option dot_options[] = {
+	{ "dot", true, 0 },
+	{ NULL, false, 0 },
+};
+
+static int dot_option(struct vm *vm, int id, const char *arg)
+{
+	(void)id;
+	struct dot_state *s = vm_state(vm, &dot_module);
+	s->dir = arg;
+	inspect_require(vm);
+	return 0;
+}
+
+static void dot_usage(FILE *f)
+{
+	fprintf(f,
+		"      --dot DIR         Graphviz pictures of parent and child page tables at\n"
+		"                        the first fork and around the first COW copy\n"
+		"                        (DIR/*.dot, and *.svg when 'dot' is installed)\n");
+}
+
+static const struct vmm_module dot_module = {
+	.name = "dot",
+	.order = 24,
+	.state_size = sizeof(struct dot_state),
+	.options = dot_options,
+	.usage = dot_usage,
+	.option = dot_option,
+};
+VMM_MODULE(dot_module);

@@ -8,7 +8,7 @@
 
 #define CODE_BYTES 16
 
-void dump_code(struct vm *vm, uint64_t rip)
+void dump_code(struct vcpu *v, uint64_t rip)
 {
 	char line[3 * CODE_BYTES + 64];
 	int len = snprintf(line, sizeof line, "vmm: code at RIP:");
@@ -16,11 +16,11 @@ void dump_code(struct vm *vm, uint64_t rip)
 	/* Translate page by page: the bytes may straddle a page boundary. */
 	for (uint64_t va = rip; shown < CODE_BYTES;) {
 		uint64_t gpa;
-		if (kvm_translate(vm, va, &gpa) < 0)
+		if (vcpu_translate(v, va, &gpa) < 0)
 			break;
 		uint64_t room = COWVMM_PAGE_SIZE - (va & (COWVMM_PAGE_SIZE - 1));
 		uint64_t want = (uint64_t)(CODE_BYTES - shown) < room ? (uint64_t)(CODE_BYTES - shown) : room;
-		const uint8_t *p = gmem_ptr(&vm->mem, gpa, want);
+		const uint8_t *p = gmem_ptr(&v->vm->mem, gpa, want);
 		if (!p)
 			break;
 		for (uint64_t i = 0; i < want; i++)
@@ -34,30 +34,32 @@ void dump_code(struct vm *vm, uint64_t rip)
 	fprintf(stderr, "%s\n", line);
 }
 
-void dump_vcpu(struct vm *vm)
+void dump_vcpu(struct vcpu *v)
 {
-	struct kvm_regs r;
-	struct kvm_sregs s;
 	char sym[160];
-	if (vm->vcpu_fd < 0)
+	if (v->fd < 0)
 		return;
-	if (kvm_try(vm->vcpu_fd, KVM_GET_REGS, &r) < 0) {
-		fprintf(stderr, "vmm: (registers unavailable)\n");
+	const struct kvm_regs *r = vcpu_regs(v);
+	if (!r) {
+		fprintf(stderr, "vmm: (registers of vcpu %u unavailable)\n", v->id);
 		return;
 	}
-	fprintf(stderr, "vmm: RIP: 0x%016llx <%s>\n", r.rip, sym_lookup(&vm->kernel, r.rip, sym, sizeof sym));
-	fprintf(stderr, "vmm: RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", r.rax, r.rbx, r.rcx, r.rdx);
-	fprintf(stderr, "vmm: RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n", r.rsi, r.rdi, r.rbp, r.rsp);
-	fprintf(stderr, "vmm: R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n", r.r8, r.r9, r.r10, r.r11);
-	fprintf(stderr, "vmm: R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n", r.r12, r.r13, r.r14, r.r15);
-	fprintf(stderr, "vmm: RFLAGS=%016llx\n", r.rflags);
-	if (kvm_try(vm->vcpu_fd, KVM_GET_SREGS, &s) == 0) {
-		fprintf(stderr, "vmm: CS=%04x SS=%04x DS=%04x CPL=%u\n", s.cs.selector, s.ss.selector,
-			s.ds.selector, s.cs.dpl);
+	if (v->vm->nvcpus > 1)
+		fprintf(stderr, "vmm: vcpu %u:\n", v->id);
+	fprintf(stderr, "vmm: RIP: 0x%016llx <%s>\n", r->rip, sym_lookup(&v->vm->kernel, r->rip, sym, sizeof sym));
+	fprintf(stderr, "vmm: RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", r->rax, r->rbx, r->rcx, r->rdx);
+	fprintf(stderr, "vmm: RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n", r->rsi, r->rdi, r->rbp, r->rsp);
+	fprintf(stderr, "vmm: R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n", r->r8, r->r9, r->r10, r->r11);
+	fprintf(stderr, "vmm: R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n", r->r12, r->r13, r->r14, r->r15);
+	fprintf(stderr, "vmm: RFLAGS=%016llx\n", r->rflags);
+	const struct kvm_sregs *s = vcpu_sregs(v);
+	if (s) {
+		fprintf(stderr, "vmm: CS=%04x SS=%04x DS=%04x CPL=%u\n", s->cs.selector, s->ss.selector,
+			s->ds.selector, s->cs.dpl);
 		fprintf(stderr, "vmm: CR0=%016llx CR2=%016llx CR3=%016llx CR4=%016llx EFER=%016llx\n",
-			s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
-		fprintf(stderr, "vmm: GDT=%016llx/%04x IDT=%016llx/%04x\n", s.gdt.base, s.gdt.limit,
-			s.idt.base, s.idt.limit);
+			s->cr0, s->cr2, s->cr3, s->cr4, s->efer);
+		fprintf(stderr, "vmm: GDT=%016llx/%04x IDT=%016llx/%04x\n", s->gdt.base, s->gdt.limit,
+			s->idt.base, s->idt.limit);
 	}
-	dump_code(vm, r.rip);
+	dump_code(v, r->rip);
 }

@@ -4,13 +4,15 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm.h"
+#include "cowvmm/abi.h"
+#include "elf_load.h"
 
 #define PHNUM_MAX 64          /* a kernel has a handful of PT_LOADs */
 #define IMAGE_MAX (1ull << 30) /* no kernel image is bigger than RAM's 1 GiB window */

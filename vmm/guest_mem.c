@@ -3,7 +3,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vmm.h"
+#include "cowvmm/abi.h"
+#include "guest_mem.h"
 
 int gmem_init(struct gmem *m, uint64_t size)
 {

@@ -1,192 +1,39 @@
-/* vmm/hypercall.c — hypercall table: argument checking and the CONSOLE..DESCRIBE handlers. */
+/* vmm/hypercall.c — the hypercall table: registration by modules, argument checking, dispatch. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm.h"
 
-/* ---- console / exit / assert ------------------------------------------- */
+/* Names as the ABI spells them (abi.h), for messages about a hypercall
+ * nobody registered. */
+static const char *const hc_names[COWVMM_HC_COUNT] = {
+	[COWVMM_HC_CONSOLE] = "CONSOLE", [COWVMM_HC_EXIT] = "EXIT", [COWVMM_HC_ASSERT] = "ASSERT",
+	[COWVMM_HC_CRASH] = "CRASH", [COWVMM_HC_DESCRIBE] = "DESCRIBE", [COWVMM_HC_INSPECT] = "INSPECT",
+	[COWVMM_HC_BENCH] = "BENCH", [COWVMM_HC_INJECT] = "INJECT",
+};
 
-static int hc_console(struct vm *vm, void *argp)
+void vm_register_hypercall(struct vm *vm, unsigned nr, size_t arg_size, vm_hypercall_fn fn)
 {
-	struct cowvmm_hc_console a;
-	memcpy(&a, argp, sizeof a);
-	if (a.len > COWVMM_CONSOLE_MAX)
-		return vm_guest_error(vm, "hypercall CONSOLE: length %llu exceeds %u",
-				      (unsigned long long)a.len, COWVMM_CONSOLE_MAX);
-	const void *buf = gmem_ptr(&vm->mem, a.buf_gpa, a.len);
-	if (!buf)
-		return vm_guest_error(vm, "hypercall CONSOLE: bad buffer address 0x%llx (length %llu)",
-				      (unsigned long long)a.buf_gpa, (unsigned long long)a.len);
-	fwrite(buf, 1, a.len, stdout);
-	fflush(stdout);
-	return VMM_CONTINUE;
-}
-
-static int hc_exit(struct vm *vm, void *argp)
-{
-	struct cowvmm_hc_exit a;
-	memcpy(&a, argp, sizeof a);
-	fflush(stdout);
-	if (a.status == 0) {
-		vm_note(vm, "guest exited with status 0");
-		return VMM_EXIT_OK;
+	if (nr >= COWVMM_HC_COUNT || vm->hc[nr].fn || !fn || arg_size == 0) {
+		fprintf(stderr, "vmm: internal error: hypercall %u registered twice or out of range\n", nr);
+		abort();
 	}
-	fprintf(stderr, "vmm: guest exited with status %llu\n", (unsigned long long)a.status);
-	return VMM_EXIT_GUEST_FAIL;
+	vm->hc[nr] = (struct vm_hypercall){ hc_names[nr], arg_size, fn };
 }
 
-/* Read an optional guest string; "?" and false if the address is bad. */
-static bool guest_str(struct vm *vm, uint64_t gpa, char *out, size_t n)
+int hypercall_dispatch(struct vcpu *v, unsigned nr, uint64_t gpa)
 {
-	if (gmem_read_str(&vm->mem, gpa, out, n) >= 0)
-		return true;
-	snprintf(out, n, "?");
-	return false;
-}
-
-static int hc_assert(struct vm *vm, void *argp)
-{
-	struct cowvmm_hc_assert a;
-	char file[COWVMM_STRING_MAX], expr[COWVMM_STRING_MAX];
-	memcpy(&a, argp, sizeof a);
-	if (!guest_str(vm, a.file_gpa, file, sizeof file))
-		return vm_guest_error(vm, "hypercall ASSERT: bad file string address 0x%llx",
-				      (unsigned long long)a.file_gpa);
-	if (!guest_str(vm, a.expr_gpa, expr, sizeof expr))
-		return vm_guest_error(vm, "hypercall ASSERT: bad expression string address 0x%llx",
-				      (unsigned long long)a.expr_gpa);
-	fflush(stdout);
-	fprintf(stderr, "vmm: guest assertion failed: %s:%llu: %s\n", file,
-		(unsigned long long)a.line, expr);
-	return VMM_EXIT_GUEST_FAIL;
-}
-
-/* ---- crash ------------------------------------------------------------- */
-
-static const char *const vectors[32] = {
-	[0] = "#DE divide error", [1] = "#DB debug", [2] = "NMI", [3] = "#BP breakpoint",
-	[4] = "#OF overflow", [5] = "#BR bound range", [6] = "#UD invalid opcode",
-	[7] = "#NM device not available", [8] = "#DF double fault",
-	[10] = "#TS invalid TSS", [11] = "#NP segment not present", [12] = "#SS stack fault",
-	[13] = "#GP general protection", [14] = "#PF page fault", [16] = "#MF x87 error",
-	[17] = "#AC alignment check", [18] = "#MC machine check", [19] = "#XM SIMD error",
-	[20] = "#VE virtualization", [21] = "#CP control protection",
-};
-
-static void print_guest_regs(struct vm *vm, const struct cowvmm_regs *r)
-{
-	char sym[160];
-	fprintf(stderr, "vmm: RIP: 0x%016llx <%s>\n", (unsigned long long)r->rip,
-		sym_lookup(&vm->kernel, r->rip, sym, sizeof sym));
-#define R(x) (unsigned long long)r->x
-	fprintf(stderr, "vmm: RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", R(rax), R(rbx), R(rcx), R(rdx));
-	fprintf(stderr, "vmm: RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n", R(rsi), R(rdi), R(rbp), R(rsp));
-	fprintf(stderr, "vmm: R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n", R(r8), R(r9), R(r10), R(r11));
-	fprintf(stderr, "vmm: R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n", R(r12), R(r13), R(r14), R(r15));
-	fprintf(stderr, "vmm: RFLAGS=%016llx CS=%04llx SS=%04llx\n", R(rflags), R(cs), R(ss));
-	fprintf(stderr, "vmm: CR0=%016llx CR2=%016llx CR3=%016llx CR4=%016llx\n", R(cr0), R(cr2), R(cr3), R(cr4));
-#undef R
-	dump_code(vm, r->rip);
-}
-
-static int hc_crash(struct vm *vm, void *argp)
-{
-	struct cowvmm_hc_crash a;
-	char file[COWVMM_STRING_MAX], msg[COWVMM_STRING_MAX], sym[160];
-	memcpy(&a, argp, sizeof a);
-	bool have_file = a.file_gpa && guest_str(vm, a.file_gpa, file, sizeof file);
-	bool have_msg = a.msg_gpa && guest_str(vm, a.msg_gpa, msg, sizeof msg);
-	fflush(stdout);
-	if (a.kind == COWVMM_CRASH_EXCEPTION) {
-		const char *name = a.vector < 32 && vectors[a.vector] ? vectors[a.vector] : "unknown exception";
-		fprintf(stderr, "vmm: guest crashed: %s (vector %u) at <%s>, error code 0x%llx, CR2 0x%llx, pid %llu\n",
-			name, a.vector, sym_lookup(&vm->kernel, a.regs.rip, sym, sizeof sym),
-			(unsigned long long)a.error_code, (unsigned long long)a.regs.cr2,
-			(unsigned long long)a.pid);
-		if (have_msg)
-			fprintf(stderr, "vmm: %s%s%s\n", have_file ? file : "", have_file ? ": " : "", msg);
-	} else if (a.kind == COWVMM_CRASH_PANIC) {
-		fprintf(stderr, "vmm: guest panic at %s:%llu: %s (pid %llu)\n",
-			have_file ? file : "?", (unsigned long long)a.line, have_msg ? msg : "?",
-			(unsigned long long)a.pid);
-	} else {
-		fprintf(stderr, "vmm: guest crashed: unknown crash kind %u\n", a.kind);
-	}
-	print_guest_regs(vm, &a.regs);
-	return VMM_EXIT_CRASH;
-}
-
-/* ---- describe ---------------------------------------------------------- */
-
-static int hc_describe(struct vm *vm, void *argp)
-{
-	struct cowvmm_hc_describe d;
-	char why[200];
-	memcpy(&d, argp, sizeof d);
-	if (vm->have_desc)
-		return vm_guest_error(vm, "hypercall DESCRIBE: sent twice");
-	if (describe_validate(&d, vm->mem.size, why, sizeof why))
-		return vm_guest_error(vm, "hypercall DESCRIBE: invalid descriptor: %s", why);
-	vm->desc = d;
-	vm->have_desc = true;
-	return VMM_CONTINUE;
-}
-
-/* ---- handlers implemented elsewhere ------------------------------------- */
-
-/* Weak defaults: the inspect / bench / inject modules replace these.  Until
- * then the guest learns plainly that the VMM cannot do it; no fake results. */
-__attribute__((weak)) int hc_inspect(struct vm *vm, struct cowvmm_hc_inspect *arg)
-{
-	(void)arg;
-	return vm_guest_error(vm, "unsupported hypercall INSPECT (not built into this VMM)");
-}
-
-__attribute__((weak)) int hc_bench(struct vm *vm, struct cowvmm_hc_bench *arg)
-{
-	(void)arg;
-	return vm_guest_error(vm, "unsupported hypercall BENCH (not built into this VMM)");
-}
-
-__attribute__((weak)) int hc_inject(struct vm *vm, struct cowvmm_hc_inject_point *arg)
-{
-	(void)arg;
-	return vm_guest_error(vm, "unsupported hypercall INJECT (not built into this VMM)");
-}
-
-static int call_inspect(struct vm *vm, void *a) { return hc_inspect(vm, a); }
-static int call_bench(struct vm *vm, void *a) { return hc_bench(vm, a); }
-static int call_inject(struct vm *vm, void *a) { return hc_inject(vm, a); }
-
-/* ---- dispatch ---------------------------------------------------------- */
-
-struct hc_desc {
-	const char *name;
-	size_t arg_size;
-	int (*fn)(struct vm *vm, void *arg);
-};
-
-static const struct hc_desc hcs[COWVMM_HC_COUNT] = {
-	[COWVMM_HC_CONSOLE] = { "CONSOLE", sizeof(struct cowvmm_hc_console), hc_console },
-	[COWVMM_HC_EXIT] = { "EXIT", sizeof(struct cowvmm_hc_exit), hc_exit },
-	[COWVMM_HC_ASSERT] = { "ASSERT", sizeof(struct cowvmm_hc_assert), hc_assert },
-	[COWVMM_HC_CRASH] = { "CRASH", sizeof(struct cowvmm_hc_crash), hc_crash },
-	[COWVMM_HC_DESCRIBE] = { "DESCRIBE", sizeof(struct cowvmm_hc_describe), hc_describe },
-	/* Implemented by other modules (see vmm.h): */
-	[COWVMM_HC_INSPECT] = { "INSPECT", sizeof(struct cowvmm_hc_inspect), call_inspect },
-	[COWVMM_HC_BENCH] = { "BENCH", sizeof(struct cowvmm_hc_bench), call_bench },
-	[COWVMM_HC_INJECT] = { "INJECT", sizeof(struct cowvmm_hc_inject_point), call_inject },
-};
-
-int hypercall_dispatch(struct vm *vm, unsigned nr, uint64_t gpa)
-{
-	if (nr >= COWVMM_HC_COUNT || !hcs[nr].fn)
-		return vm_guest_error(vm, "unknown hypercall %u", nr);
-	const struct hc_desc *h = &hcs[nr];
+	if (nr >= COWVMM_HC_COUNT || !hc_names[nr])
+		return vm_guest_error(v, "unknown hypercall %u", nr);
+	const struct vm_hypercall *h = &v->vm->hc[nr];
+	/* The guest learns plainly that this VMM cannot do it: no fake results. */
+	if (!h->fn)
+		return vm_guest_error(v, "unsupported hypercall %s (not built into this VMM)", hc_names[nr]);
 	/* Structs hold uint64_t fields: insist on natural alignment. */
-	void *arg = gpa % 8 ? NULL : gmem_ptr(&vm->mem, gpa, h->arg_size);
+	void *arg = gpa % 8 ? NULL : gmem_ptr(&v->vm->mem, gpa, h->arg_size);
 	if (!arg)
-		return vm_guest_error(vm, "hypercall %s: bad argument address 0x%llx (%zu bytes)",
+		return vm_guest_error(v, "hypercall %s: bad argument address 0x%llx (%zu bytes)",
 				      h->name, (unsigned long long)gpa, h->arg_size);
-	return h->fn(vm, arg);
+	return h->fn(v, arg);
 }

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/kvm.h>
+
+#include "books.h"
 #include "inject.h"
 #include "vmm.h"
-
-/* The one plan of this run (a VMM runs one guest). */
-struct inject_cfg inject_run;
 
 /* The plan page sits right after the boot info, below the kernel and the boot
  * page tables: memory the guest's allocator never manages. */
@@ -267,6 +267,7 @@ int inject_parse(struct inject_cfg *c, const char *spec, char *err, size_t errsz
 void inject_usage(FILE *f)
 {
 	fputs("Fault injection (--inject SPEC, repeatable; --seed N makes p= rules reproducible):\n"
+	      "      --inject SPEC   fault injection, repeatable (grammar below)\n"
 	      "  count                     install an all-off plan; report calls per site\n"
 	      "  alloc:SITE:nth=N          fail only the N-th allocation at SITE (1-based)\n"
 	      "  alloc:SITE:from=N         fail every allocation from the N-th on\n"
@@ -285,13 +286,15 @@ void inject_usage(FILE *f)
 
 /* ---- The plan page and the report -------------------------------------- */
 
-int inject_install(struct vm *vm, uint64_t seed)
+/* Write the plan page (when some --inject was given) and point the boot info
+ * at it.  0 or an enum vmm_exit. */
+int inject_install(struct vm *vm, struct cowvmm_boot_info *bi)
 {
-	struct inject_cfg *c = &inject_run;
+	struct inject_cfg *c = &inject_state(vm)->cfg;
+	uint64_t seed = vm->seed;
 	if (!c->enabled)
 		return 0;
 	struct cowvmm_inject_plan *p = gmem_ptr(&vm->mem, INJECT_PLAN_GPA, sizeof *p);
-	struct cowvmm_boot_info *bi = gmem_ptr(&vm->mem, COWVMM_BOOT_INFO_GPA, sizeof *bi);
 	if (!p || !bi) {
 		fprintf(stderr, "vmm: inject: no room for the plan page in guest RAM\n");
 		return VMM_EXIT_USAGE;
@@ -319,16 +322,18 @@ static const char *mode_text(const struct cowvmm_inject_rule *r, char *buf, size
 	return buf;
 }
 
-void inject_report(struct vm *vm)
+/* "vmm: inject: ..." lines: per-site calls/injected, each action's outcome,
+ * and the guest's counters. */
+static int inject_finish(struct vm *vm, int status)
 {
-	struct inject_cfg *c = &inject_run;
+	struct inject_cfg *c = &inject_state(vm)->cfg;
 	if (!c->enabled)
-		return;
+		return status;
 	/* The counters are OUT fields: numbers only, printed as the guest left them. */
 	const struct cowvmm_inject_plan *p = gmem_ptr(&vm->mem, c->plan_gpa, sizeof *p);
 	if (!c->plan_gpa || !p) {
 		fprintf(stderr, "vmm: inject: plan not installed\n");
-		return;
+		return status;
 	}
 	uint64_t calls = 0, injected = 0;
 	for (unsigned i = 0; i < COWVMM_SITE_COUNT; i++) {
@@ -357,9 +362,10 @@ void inject_report(struct vm *vm)
 	fprintf(stderr, "vmm: inject: total calls=%" PRIu64 " injected=%" PRIu64
 		" actions=%u applied=%u exits=%" PRIu64 "\n",
 		calls, injected, c->nactions, applied, c->exits);
-	if (vm->have_desc) {
-		const struct cowvmm_guest_stats *s = gmem_ptr(&vm->mem, vm->desc.stats_gpa, sizeof *s);
-		const uint64_t *fr = gmem_ptr(&vm->mem, vm->desc.free_count_gpa, sizeof *fr);
+	const struct books *b = vm_books(vm);
+	if (b->valid) {
+		const struct cowvmm_guest_stats *s = gmem_ptr(&vm->mem, b->d.stats_gpa, sizeof *s);
+		const uint64_t *fr = gmem_ptr(&vm->mem, b->d.free_count_gpa, sizeof *fr);
 		if (s)
 			fprintf(stderr, "vmm: inject: guest forks=%" PRIu64 " fork_failures=%" PRIu64
 				" cow_copies=%" PRIu64 " oom_kills=%" PRIu64 " segv_kills=%" PRIu64
@@ -367,4 +373,57 @@ void inject_report(struct vm *vm)
 				s->forks, s->fork_failures, s->cow_copies, s->oom_kills, s->segv_kills,
 				s->spurious_faults, s->nmis, fr ? *fr : 0);
 	}
+	return status;
 }
+
+/* ---- the module ---------------------------------------------------------- */
+
+static const struct vmm_module inject_module;
+
+struct inject_state *inject_state(const struct vm *vm)
+{
+	return vm_state(vm, &inject_module);
+}
+
+static const struct vmm_option inject_options[] = {
+	{ "inject", true, 0 },
+	{ NULL, false, 0 },
+};
+
+static int inject_option(struct vm *vm, int id, const char *arg)
+{
+	(void)id;
+	char why[256];
+	if (inject_parse(&inject_state(vm)->cfg, arg, why, sizeof why)) {
+		fprintf(stderr, "vmm: %s\nTry 'vmm --help'.\n", why);
+		return VMM_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void inject_help(FILE *f)
+{
+	fputc('\n', f);
+	inject_usage(f);
+}
+
+static int inject_setup(struct vm *vm)
+{
+	vm_register_hypercall(vm, COWVMM_HC_INJECT, sizeof(struct cowvmm_hc_inject_point), inject_hc);
+	vm_register_exit(vm, KVM_EXIT_DEBUG, inject_on_debug); /* an armed user-mode #PF */
+	return 0;
+}
+
+static const struct vmm_module inject_module = {
+	.name = "inject",
+	.order = 10,
+	.state_size = sizeof(struct inject_state),
+	.options = inject_options,
+	.usage = inject_help,
+	.option = inject_option,
+	.setup = inject_setup,
+	.boot = inject_install,
+	.on_exit = inject_on_exit,
+	.finish = inject_finish,
+};
+VMM_MODULE(inject_module);

@@ -1,4 +1,4 @@
-/* vmm/inject.h — fault injection driven by the VMM: plans, grammar, actions (see vmm.h section). */
+/* vmm/inject.h — fault injection driven by the VMM: plans, grammar, actions, and the module's state. */
 #ifndef COWVMM_INJECT_H
 #define COWVMM_INJECT_H
 
@@ -7,6 +7,18 @@
 #include <stdio.h>
 
 #include "cowvmm/abi.h"
+
+/*
+ * - alloc rules go into a struct cowvmm_inject_plan page at a GPA below the
+ *   kernel (boot_info.inject_gpa); the guest's should_fail() obeys it and
+ *   fills the OUT counters, printed at the end of the run;
+ * - exc:/pte: actions fire at the N-th HC_INJECT point of a checkpoint kind
+ *   (inject_hc) or after the N-th VM exit (inject_on_exit).  A PTE edit sets
+ *   `applied` so the guest flushes its TLB before going on.  A #PF is
+ *   delivered at CPL 3 when the process returns to user mode (single-step
+ *   from the inject point, KVM_EXIT_DEBUG -> inject_on_debug); an NMI is
+ *   delivered at once.
+ */
 
 /*
  * Grammar of one --inject SPEC (repeatable; each adds one rule or action):
@@ -67,6 +79,35 @@ struct inject_cfg {
 	uint64_t exits;
 	uint64_t points[COWVMM_CP_COUNT]; /* HC_INJECT points seen, by checkpoint */
 };
+
+/* A #PF waiting for the vCPU to reach user mode (inject_apply.c). */
+struct inject_armed {
+	struct inject_action *a; /* NULL when nothing is armed */
+	uint64_t cr3, rip, cr2;
+	uint32_t err;
+	int pid;
+	unsigned steps;
+};
+
+/* The module's per-run state (vm_state()). */
+struct inject_state {
+	struct inject_cfg cfg;
+	struct inject_armed armed;
+};
+
+struct vm;
+struct vcpu;
+struct inject_state *inject_state(const struct vm *vm);
+struct cowvmm_boot_info;
+/* The module's boot hook: write the plan page (when some --inject was
+ * given) and point the boot info at it.  0 or an enum vmm_exit. */
+int inject_install(struct vm *vm, struct cowvmm_boot_info *bi);
+
+/* inject_apply.c: HC_INJECT, the per-exit hook and the KVM_EXIT_DEBUG
+ * handler (registered by the module in inject.c). */
+int inject_hc(struct vcpu *v, void *arg);
+void inject_on_exit(struct vcpu *v);
+int inject_on_debug(struct vcpu *v);
 
 /* Add SPEC to *c.  Pure (unit-tested).  Returns 0, or -1 with a one-line
  * reason in err[errsz]. */

@@ -1,59 +1,82 @@
 /* vmm/inject_apply.c — VMM-side injections at guest inject points: exceptions and PTE corruption. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <linux/kvm.h>
 
+#include "books.h"
 #include "inject.h"
+#include "ptwalk.h"
 #include "vmm.h"
-
-extern struct inject_cfg inject_run;
 
 #define PF_P 0x1u /* #PF error code: page was present */
 #define PF_W 0x2u /* write access */
 #define PF_U 0x4u /* user mode */
 
-/* ---- Guest page tables, read through gmem_ptr() only -------------------- */
+/* ---- Guest page tables: the one walker, the guest's books ---------------- */
 
-/* Reference count of frame f from the guest's published array, or -1 if
- * unknown (no descriptor, or f outside it). */
 static int64_t frame_refs(const struct vm *vm, uint64_t f)
 {
-	if (!vm->have_desc || f >= vm->desc.nframes)
-		return -1;
-	const uint32_t *rc = gmem_ptr(&vm->mem, vm->desc.refcount_gpa + f * 4, 4);
-	return rc ? (int64_t)*rc : -1;
+	return books_refcount(vm_books(vm), f);
 }
 
-/* A page-table page we may edit: inside RAM and, when the guest published
- * its counts, not a free frame (a dying process's root may already be free,
- * and free frames hold the allocator's links). */
-static bool live_table(const struct vm *vm, uint64_t gpa)
+/* A page-table page we may edit: when the guest published its counts, not
+ * a free frame (a dying process's root may already be free, and free frames
+ * hold the allocator's links).  The walker checks it lies inside RAM. */
+static int live_table(void *ctx, uint64_t table_gpa, int level, uint64_t va)
 {
-	return gmem_ptr(&vm->mem, gpa & COWVMM_PTE_ADDR, COWVMM_PAGE_SIZE) &&
-	       frame_refs(vm, gpa >> 12) != 0;
+	(void)level;
+	(void)va;
+	return frame_refs(ctx, table_gpa >> 12) != 0 ? 0 : PTW_SKIP;
+}
+
+/* A 4 KiB user leaf that `want` accepts, lowest address first. */
+struct find {
+	const struct vm *vm;
+	bool (*want)(const struct vm *vm, enum inject_kind k, uint64_t pte);
+	enum inject_kind kind;
+	struct ptw_leaf leaf;
+	bool found;
+};
+
+static int find_leaf(void *ctx, const struct ptw_leaf *l)
+{
+	struct find *f = ctx;
+	if (l->level != 1 || (f->want && !f->want(f->vm, f->kind, l->pte)))
+		return 0;
+	f->leaf = *l;
+	f->found = true;
+	return 1;
+}
+
+static int find_table(void *ctx, uint64_t table_gpa, int level, uint64_t va)
+{
+	struct find *f = ctx;
+	return live_table((void *)f->vm, table_gpa, level, va);
+}
+
+/* First 4 KiB user leaf in [lo, hi] under cr3 that `want` accepts (any if
+ * NULL), through live tables only. */
+static bool find(const struct vm *vm, uint64_t cr3, uint64_t lo, uint64_t hi,
+		 bool (*want)(const struct vm *, enum inject_kind, uint64_t), enum inject_kind k,
+		 struct ptw_leaf *out)
+{
+	struct find f = { .vm = vm, .want = want, .kind = k };
+	const struct ptw_ops ops = { .table = find_table, .leaf = find_leaf };
+	ptw_walk(&vm->mem, cr3, lo, hi, 0, &ops, &f);
+	if (f.found)
+		*out = f.leaf;
+	return f.found;
 }
 
 /* GPA of the 4 KiB leaf PTE mapping user address va under root cr3, or 0 if
  * a level is not present, is a large page, or a table is not live. */
 static uint64_t leaf_gpa(const struct vm *vm, uint64_t cr3, uint64_t va)
 {
-	uint64_t table = cr3 & COWVMM_PTE_ADDR;
-	for (int level = 3; level >= 0; level--) {
-		if (!live_table(vm, table))
-			return 0;
-		uint64_t gpa = table + ((va >> (12 + 9 * level)) & 511) * 8;
-		const uint64_t *e = gmem_ptr(&vm->mem, gpa, 8);
-		if (!e)
-			return 0;
-		if (level == 0)
-			return gpa;
-		if (!(*e & COWVMM_PTE_P) || (*e & COWVMM_PTE_PS))
-			return 0;
-		table = *e & COWVMM_PTE_ADDR;
-	}
-	return 0;
+	struct ptw_leaf l;
+	return find(vm, cr3, va, va, NULL, 0, &l) ? l.pte_gpa : 0;
 }
 
 /* Whether a leaf PTE is a target for kind k. */
@@ -81,48 +104,26 @@ static bool wanted(const struct vm *vm, enum inject_kind k, uint64_t pte)
 }
 
 /* First user leaf (lowest address) under cr3 that kind k wants: its va and
- * PTE GPA.  Returns false if none.  Tables are bounds-checked at each step. */
+ * PTE GPA.  Returns false if none. */
 static bool find_target(const struct vm *vm, enum inject_kind k, uint64_t cr3, uint64_t *va,
 			uint64_t *pte_gpa)
 {
-	const struct gmem *m = &vm->mem;
-	uint64_t t4 = cr3 & COWVMM_PTE_ADDR;
-	if (!live_table(vm, t4))
+	struct ptw_leaf l;
+	if (!find(vm, cr3, PTW_USER_LO, PTW_USER_HI, wanted, k, &l))
 		return false;
-	for (uint64_t i4 = 0; i4 < 256; i4++) {
-		const uint64_t *e4 = gmem_ptr(m, t4 + i4 * 8, 8);
-		if (!e4 || !(*e4 & COWVMM_PTE_P) || !live_table(vm, *e4))
-			continue;
-		for (uint64_t i3 = 0; i3 < 512; i3++) {
-			const uint64_t *e3 = gmem_ptr(m, (*e4 & COWVMM_PTE_ADDR) + i3 * 8, 8);
-			if (!e3 || !(*e3 & COWVMM_PTE_P) || (*e3 & COWVMM_PTE_PS) || !live_table(vm, *e3))
-				continue;
-			for (uint64_t i2 = 0; i2 < 512; i2++) {
-				const uint64_t *e2 = gmem_ptr(m, (*e3 & COWVMM_PTE_ADDR) + i2 * 8, 8);
-				if (!e2 || !(*e2 & COWVMM_PTE_P) || (*e2 & COWVMM_PTE_PS) || !live_table(vm, *e2))
-					continue;
-				for (uint64_t i1 = 0; i1 < 512; i1++) {
-					uint64_t g = (*e2 & COWVMM_PTE_ADDR) + i1 * 8;
-					const uint64_t *e1 = gmem_ptr(m, g, 8);
-					if (e1 && wanted(vm, k, *e1)) {
-						*va = i4 << 39 | i3 << 30 | i2 << 21 | i1 << 12;
-						*pte_gpa = g;
-						return true;
-					}
-				}
-			}
-		}
-	}
-	return false;
+	*va = l.va;
+	*pte_gpa = l.pte_gpa;
+	return true;
 }
 
 /* The highest frame the guest's allocator manages that no one references. */
 static uint64_t find_free_frame(const struct vm *vm)
 {
-	if (!vm->have_desc)
+	const struct books *b = vm_books(vm);
+	if (!b->valid)
 		return 0;
-	for (uint64_t f = vm->desc.nframes; f-- > vm->desc.first_frame && f > 0;) {
-		const uint32_t *pin = vm->desc.pins_gpa ? gmem_ptr(&vm->mem, vm->desc.pins_gpa + f * 4, 4) : NULL;
+	for (uint64_t f = b->d.nframes; f-- > b->d.first_frame && f > 0;) {
+		const uint32_t *pin = books_pins_ptr(b, f);
 		if (frame_refs(vm, f) == 0 && (!pin || *pin == 0) && gmem_ptr(&vm->mem, f << 12, 4096))
 			return f;
 	}
@@ -131,7 +132,7 @@ static uint64_t find_free_frame(const struct vm *vm)
 
 /* Pick the target: the action's own address, else the point's address if
  * it qualifies, else the lowest qualifying user page. */
-static bool choose(struct vm *vm, struct inject_action *a, uint64_t cr3, uint64_t point_va,
+static bool choose(const struct vm *vm, struct inject_action *a, uint64_t cr3, uint64_t point_va,
 		   uint64_t *va, uint64_t *pte_gpa)
 {
 	if (a->have_addr) {
@@ -159,19 +160,31 @@ static bool choose(struct vm *vm, struct inject_action *a, uint64_t cr3, uint64_
 	return false;
 }
 
+/* The vCPU's sregs; KVM refusing them to a stopped vCPU means this host's
+ * KVM cannot do what injection needs (as KVM_CHECK would say). */
+static const struct kvm_sregs *vcpu_sregs_checked(struct vcpu *v, const struct inject_action *a)
+{
+	const struct kvm_sregs *s = vcpu_sregs(v);
+	if (!s) {
+		fprintf(stderr, "vmm: ioctl KVM_GET_SREGS (inject %s) failed\n", a->spec);
+		exit(VMM_EXIT_NO_KVM);
+	}
+	return s;
+}
+
 /* ---- Exceptions through KVM_SET_VCPU_EVENTS ---------------------------- */
 
 /* Queue #PF (cr2, err) or an NMI for delivery at the next entry.  Returns
  * false (with a->result) if another event is already on its way. */
-static bool queue_event(struct vm *vm, struct inject_action *a, uint64_t cr2, uint32_t err)
+static bool queue_event(struct vcpu *v, struct inject_action *a, uint64_t cr2, uint32_t err)
 {
-	if (!vm->cap.vcpu_events) {
+	if (!v->vm->cap.vcpu_events) {
 		snprintf(a->result, sizeof a->result, "KVM_CAP_VCPU_EVENTS missing");
 		return false;
 	}
 	struct kvm_vcpu_events ev;
 	memset(&ev, 0, sizeof ev);
-	KVM_CHECK(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &ev, "inject %s", a->spec);
+	KVM_CHECK(v->fd, KVM_GET_VCPU_EVENTS, &ev, "inject %s", a->spec);
 	if (ev.exception.injected || ev.exception.pending || ev.nmi.injected || ev.interrupt.injected) {
 		snprintf(a->result, sizeof a->result, "busy: an event is already being delivered");
 		return false;
@@ -180,17 +193,21 @@ static bool queue_event(struct vm *vm, struct inject_action *a, uint64_t cr2, ui
 		ev.nmi.pending = 1;
 		ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING;
 	} else {
-		struct kvm_sregs s;
-		KVM_CHECK(vm->vcpu_fd, KVM_GET_SREGS, &s, "inject %s", a->spec);
+		const struct kvm_sregs *cur = vcpu_sregs(v);
+		if (!cur) {
+			snprintf(a->result, sizeof a->result, "KVM_GET_SREGS failed");
+			return false;
+		}
+		struct kvm_sregs s = *cur;
 		s.cr2 = cr2;
-		KVM_CHECK(vm->vcpu_fd, KVM_SET_SREGS, &s, "cr2 0x%" PRIx64, cr2);
+		vcpu_set_sregs(v, &s);
 		ev.exception.injected = 1;
 		ev.exception.nr = 14;
 		ev.exception.has_error_code = 1;
 		ev.exception.error_code = err;
 		ev.flags = 0;
 	}
-	KVM_CHECK(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, "inject %s", a->spec);
+	KVM_CHECK(v->fd, KVM_SET_VCPU_EVENTS, &ev, "inject %s", a->spec);
 	return true;
 }
 
@@ -206,64 +223,56 @@ static bool queue_event(struct vm *vm, struct inject_action *a, uint64_t cr2, ui
  * kernel is on its way back to user mode at all. */
 #define STEP_BUDGET 200000u
 
-static struct {
-	struct inject_action *a; /* NULL when nothing is armed */
-	uint64_t cr3, rip, cr2;
-	uint32_t err;
-	int pid;
-	unsigned steps;
-} armed;
-
-static bool read_gva(struct vm *vm, uint64_t gva, void *out, size_t n)
+static bool read_gva(struct vcpu *v, uint64_t gva, void *out, size_t n)
 {
 	uint64_t gpa;
-	if ((gva & 0xfff) + n > COWVMM_PAGE_SIZE || kvm_translate(vm, gva, &gpa) < 0)
+	if ((gva & 0xfff) + n > COWVMM_PAGE_SIZE || vcpu_translate(v, gva, &gpa) < 0)
 		return false;
-	const void *p = gmem_ptr(&vm->mem, gpa, n);
+	const void *p = gmem_ptr(&v->vm->mem, gpa, n);
 	if (!p)
 		return false;
 	memcpy(out, p, n);
 	return true;
 }
 
-static bool user_return_rip(struct vm *vm, const struct kvm_sregs *s, uint64_t *rip)
+static bool user_return_rip(struct vcpu *v, const struct kvm_sregs *s, uint64_t *rip)
 {
 	uint64_t rsp0, frame[5];
-	if (!read_gva(vm, s->tr.base + 4, &rsp0, 8) || rsp0 < 40 || !read_gva(vm, rsp0 - 40, frame, 40))
+	if (!read_gva(v, s->tr.base + 4, &rsp0, 8) || rsp0 < 40 || !read_gva(v, rsp0 - 40, frame, 40))
 		return false;
 	*rip = frame[0];
 	return (frame[1] & 3) == 3 && frame[0] < (1ull << 47);
 }
 
-static void set_debug(struct vm *vm, bool on)
+static void set_debug(struct vcpu *v, bool on)
 {
 	struct kvm_guest_debug dbg;
 	memset(&dbg, 0, sizeof dbg);
 	if (on)
 		dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-	KVM_CHECK(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg, "%s single-step", on ? "start" : "stop");
+	KVM_CHECK(v->fd, KVM_SET_GUEST_DEBUG, &dbg, "vcpu %u: %s single-step", v->id, on ? "start" : "stop");
 }
 
-static void apply_exception(struct vm *vm, struct inject_action *a, uint64_t point_va, int pid)
+static void apply_exception(struct vcpu *v, struct inject_action *a, uint64_t point_va, int pid)
 {
-	struct kvm_sregs s;
-	KVM_CHECK(vm->vcpu_fd, KVM_GET_SREGS, &s, "inject %s", a->spec);
+	struct inject_armed *armed = &inject_state(v->vm)->armed;
+	struct kvm_sregs s = *vcpu_sregs_checked(v, a);
 	unsigned cpl = s.cs.selector & 3;
 	if (a->kind == INJ_NMI) {
 		/* NMIs arrive whenever they like: deliver right here. */
-		if (queue_event(vm, a, 0, 0)) {
+		if (queue_event(v, a, 0, 0)) {
 			a->applied = true;
 			snprintf(a->result, sizeof a->result, "pid=%d nmi cpl=%u", pid, cpl);
 		}
 		return;
 	}
 	uint64_t va = 0, pte_gpa = 0;
-	if (!choose(vm, a, s.cr3, point_va, &va, &pte_gpa))
+	if (!choose(v->vm, a, s.cr3, point_va, &va, &pte_gpa))
 		return;
 	uint64_t cr2 = a->have_addr ? a->addr : va;
 	uint32_t err = a->have_err ? (uint32_t)a->err : PF_P | PF_W | PF_U;
 	if (cpl == 3) {
-		if (queue_event(vm, a, cr2, err)) {
+		if (queue_event(v, a, cr2, err)) {
 			a->applied = true;
 			snprintf(a->result, sizeof a->result, "pid=%d #PF cr2=0x%" PRIx64 " err=0x%x at user rip",
 				 pid, cr2, err);
@@ -271,55 +280,49 @@ static void apply_exception(struct vm *vm, struct inject_action *a, uint64_t poi
 		return;
 	}
 	uint64_t rip;
-	if (armed.a) {
-		snprintf(a->result, sizeof a->result, "busy: '%s' already waits for user mode", armed.a->spec);
+	if (armed->a) {
+		snprintf(a->result, sizeof a->result, "busy: '%s' already waits for user mode", armed->a->spec);
 		return;
 	}
-	if (!user_return_rip(vm, &s, &rip)) {
+	if (!user_return_rip(v, &s, &rip)) {
 		snprintf(a->result, sizeof a->result, "no user trap frame on the kernel stack");
 		return;
 	}
-	armed.a = a;
-	armed.cr3 = s.cr3;
-	armed.rip = rip;
-	armed.cr2 = cr2;
-	armed.err = err;
-	armed.pid = pid;
-	armed.steps = 0;
-	set_debug(vm, true);
+	*armed = (struct inject_armed){ a, s.cr3, rip, cr2, err, pid, 0 };
+	set_debug(v, true);
 	snprintf(a->result, sizeof a->result, "armed for user rip 0x%" PRIx64 " (cr2=0x%" PRIx64 ")", rip, cr2);
 }
 
-int inject_on_debug(struct vm *vm)
+int inject_on_debug(struct vcpu *v)
 {
-	struct inject_action *a = armed.a;
+	struct inject_armed *armed = &inject_state(v->vm)->armed;
+	struct inject_action *a = armed->a;
 	if (!a)
-		return vm_guest_error(vm, "debug exit with no injection armed (pc 0x%llx)",
-				      (unsigned long long)vm->run->debug.arch.pc);
-	struct kvm_sregs s;
-	KVM_CHECK(vm->vcpu_fd, KVM_GET_SREGS, &s, "inject %s", a->spec);
+		return vm_guest_error(v, "debug exit with no injection armed (pc 0x%llx)",
+				      (unsigned long long)v->run->debug.arch.pc);
+	struct kvm_sregs s = *vcpu_sregs_checked(v, a);
 	bool user = (s.cs.selector & 3) == 3;
-	if (!user && ++armed.steps < STEP_BUDGET)
+	if (!user && ++armed->steps < STEP_BUDGET)
 		return VMM_CONTINUE; /* still in the kernel: one more step */
-	armed.a = NULL;
-	set_debug(vm, false);
+	armed->a = NULL;
+	set_debug(v, false);
 	struct kvm_regs r;
-	KVM_CHECK(vm->vcpu_fd, KVM_GET_REGS, &r, "inject %s", a->spec);
+	KVM_CHECK(v->fd, KVM_GET_REGS, &r, "inject %s", a->spec);
 	if (!user) {
-		snprintf(a->result, sizeof a->result, "still in the kernel after %u steps", armed.steps);
-	} else if ((s.cr3 & COWVMM_PTE_ADDR) != (armed.cr3 & COWVMM_PTE_ADDR)) {
+		snprintf(a->result, sizeof a->result, "still in the kernel after %u steps", armed->steps);
+	} else if ((s.cr3 & COWVMM_PTE_ADDR) != (armed->cr3 & COWVMM_PTE_ADDR)) {
 		snprintf(a->result, sizeof a->result,
 			 "returned to another address space (cr3 0x%llx, rip 0x%llx) after %u steps",
-			 (unsigned long long)s.cr3, (unsigned long long)r.rip, armed.steps);
-	} else if (queue_event(vm, a, armed.cr2, armed.err)) {
+			 (unsigned long long)s.cr3, (unsigned long long)r.rip, armed->steps);
+	} else if (queue_event(v, a, armed->cr2, armed->err)) {
 		a->applied = true;
 		const uint64_t *e = NULL;
-		uint64_t g = leaf_gpa(vm, s.cr3, armed.cr2 & ~0xfffull);
+		uint64_t g = leaf_gpa(v->vm, s.cr3, armed->cr2 & ~0xfffull);
 		if (g)
-			e = gmem_ptr(&vm->mem, g, 8);
+			e = gmem_ptr(&v->vm->mem, g, 8);
 		snprintf(a->result, sizeof a->result,
 			 "pid=%d #PF cr2=0x%" PRIx64 " err=0x%x at user rip 0x%llx (%u steps) pte=0x%" PRIx64,
-			 armed.pid, armed.cr2, armed.err, (unsigned long long)r.rip, armed.steps, e ? *e : 0);
+			 armed->pid, armed->cr2, armed->err, (unsigned long long)r.rip, armed->steps, e ? *e : 0);
 	}
 	fprintf(stderr, "vmm: inject: '%s' %s: %s\n", a->spec, a->applied ? "applied" : "not applied",
 		a->result);
@@ -328,12 +331,12 @@ int inject_on_debug(struct vm *vm)
 
 /* ---- PTE corruption ---------------------------------------------------- */
 
-static void apply_pte(struct vm *vm, struct inject_action *a, uint64_t point_va, int pid)
+static void apply_pte(struct vcpu *v, struct inject_action *a, uint64_t point_va, int pid)
 {
-	struct kvm_sregs s;
-	KVM_CHECK(vm->vcpu_fd, KVM_GET_SREGS, &s, "inject %s", a->spec);
+	const struct vm *vm = v->vm;
+	uint64_t cr3 = vcpu_sregs_checked(v, a)->cr3;
 	uint64_t va, pte_gpa;
-	if (!choose(vm, a, s.cr3, point_va, &va, &pte_gpa))
+	if (!choose(vm, a, cr3, point_va, &va, &pte_gpa))
 		return;
 	uint64_t *e = gmem_ptr(&vm->mem, pte_gpa, 8);
 	if (!e)
@@ -360,14 +363,14 @@ static void apply_pte(struct vm *vm, struct inject_action *a, uint64_t point_va,
 		 pid, va, pte_gpa, old, new);
 }
 
-static void fire(struct vm *vm, struct inject_action *a, uint64_t point_va, int pid)
+static void fire(struct vcpu *v, struct inject_action *a, uint64_t point_va, int pid)
 {
 	a->fired = true;
 	if (a->kind <= INJ_NMI)
-		apply_exception(vm, a, point_va, pid);
+		apply_exception(v, a, point_va, pid);
 	else
-		apply_pte(vm, a, point_va, pid);
-	if (armed.a == a)
+		apply_pte(v, a, point_va, pid);
+	if (inject_state(v->vm)->armed.a == a)
 		return; /* reported when it reaches user mode */
 	fprintf(stderr, "vmm: inject: '%s' %s: %s\n", a->spec, a->applied ? "applied" : "not applied",
 		a->result);
@@ -375,35 +378,36 @@ static void fire(struct vm *vm, struct inject_action *a, uint64_t point_va, int 
 
 /* ---- Entry points from the run loop and the hypercall dispatcher ------- */
 
-int hc_inject(struct vm *vm, struct cowvmm_hc_inject_point *arg)
+int inject_hc(struct vcpu *v, void *argp)
 {
-	struct inject_cfg *c = &inject_run;
+	struct cowvmm_hc_inject_point *arg = argp;
+	struct inject_cfg *c = &inject_state(v->vm)->cfg;
 	uint32_t cp = arg->checkpoint;
 	int32_t pid = arg->pid;
 	uint64_t va = arg->va;
 	arg->applied = 0;
 	if (cp >= COWVMM_CP_COUNT)
-		return vm_guest_error(vm, "HC_INJECT: checkpoint %u out of range", cp);
+		return vm_guest_error(v, "HC_INJECT: checkpoint %u out of range", cp);
 	c->points[cp]++;
 	for (unsigned i = 0; i < c->nactions; i++) {
 		struct inject_action *a = &c->act[i];
 		if (a->fired || a->cp == INJECT_AT_EXITS || (a->cp != INJECT_CP_ANY && (uint32_t)a->cp != cp))
 			continue;
 		if (++a->seen == a->nth) {
-			fire(vm, a, va, pid);
+			fire(v, a, va, pid);
 			arg->applied |= a->applied;
 		}
 	}
 	return VMM_CONTINUE;
 }
 
-void inject_on_exit(struct vm *vm)
+void inject_on_exit(struct vcpu *v)
 {
-	struct inject_cfg *c = &inject_run;
+	struct inject_cfg *c = &inject_state(v->vm)->cfg;
 	c->exits++;
 	for (unsigned i = 0; i < c->nactions; i++) {
 		struct inject_action *a = &c->act[i];
 		if (!a->fired && a->cp == INJECT_AT_EXITS && c->exits == a->nth)
-			fire(vm, a, 0, 0);
+			fire(v, a, 0, 0);
 	}
 }

@@ -1,4 +1,4 @@
-/* vmm/kvm.c — /dev/kvm: checked ioctl wrappers, capabilities, VM + memslot + vCPU creation. */
+/* vmm/kvm.c — /dev/kvm: raw and asserting ioctl wrappers, capabilities, VM + memslot + vCPUs, the register cache. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -69,10 +69,31 @@ static int check_caps(struct vm *vm)
 	return 0;
 }
 
-int kvm_setup(struct vm *vm)
+/* Create vCPU `id`, map its kvm_run. */
+static int vcpu_create(struct vm *vm, unsigned id)
 {
-	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
-	vm->run = NULL;
+	struct vcpu *v = &vm->vcpus[id];
+	v->fd = KVM_CHECK(vm->vm_fd, KVM_CREATE_VCPU, (void *)(uintptr_t)id, "vcpu id %u", id);
+	void *p = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "vmm: mmap of vcpu %u's kvm_run (%zu bytes) failed: %s\n", id, vm->run_size,
+			strerror(errno));
+		return VMM_EXIT_NO_KVM;
+	}
+	v->run = p;
+	return 0;
+}
+
+int kvm_setup(struct vm *vm, unsigned nvcpus)
+{
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->nvcpus = 0;
+	for (unsigned i = 0; i < VMM_MAX_VCPUS; i++)
+		vm->vcpus[i] = (struct vcpu){ .vm = vm, .id = i, .fd = -1, .stats_fd = -1 };
+	if (nvcpus == 0 || nvcpus > VMM_MAX_VCPUS) {
+		fprintf(stderr, "vmm: %u vCPUs asked for (1..%d)\n", nvcpus, VMM_MAX_VCPUS);
+		return VMM_EXIT_USAGE;
+	}
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		fprintf(stderr, "vmm: cannot open /dev/kvm: %s\n", strerror(errno));
@@ -105,40 +126,76 @@ int kvm_setup(struct vm *vm)
 	KVM_CHECK(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot,
 		  "slot 0, gpa 0x0, size 0x%llx, host %p", (unsigned long long)slot.memory_size,
 		  (void *)vm->mem.base);
-	vm->vcpu_fd = KVM_CHECK(vm->vm_fd, KVM_CREATE_VCPU, (void *)0, "vcpu id 0");
 	int sz = KVM_CHECK(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL, "-");
 	if ((size_t)sz < sizeof(struct kvm_run)) {
 		fprintf(stderr, "vmm: KVM_GET_VCPU_MMAP_SIZE %d is smaller than struct kvm_run\n", sz);
 		return VMM_EXIT_NO_KVM;
 	}
-	void *p = mmap(NULL, (size_t)sz, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "vmm: mmap of kvm_run (%d bytes) failed: %s\n", sz, strerror(errno));
-		return VMM_EXIT_NO_KVM;
-	}
-	vm->run = p;
 	vm->run_size = (size_t)sz;
+	for (unsigned i = 0; i < nvcpus; i++) {
+		vm->nvcpus = i + 1; /* teardown closes what exists */
+		if ((st = vcpu_create(vm, i)))
+			return st;
+	}
 	return 0;
 }
 
 void kvm_teardown(struct vm *vm)
 {
-	if (vm->run)
-		munmap(vm->run, vm->run_size);
-	vm->run = NULL;
-	if (vm->vcpu_fd >= 0)
-		close(vm->vcpu_fd);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (v->run)
+			munmap(v->run, vm->run_size);
+		v->run = NULL;
+		if (v->stats_fd >= 0)
+			close(v->stats_fd);
+		if (v->fd >= 0)
+			close(v->fd);
+		v->fd = v->stats_fd = -1;
+	}
+	vm->nvcpus = 0;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	vm->vcpu_fd = vm->vm_fd = vm->kvm_fd = -1;
+	vm->vm_fd = vm->kvm_fd = -1;
 }
 
-int kvm_translate(struct vm *vm, uint64_t gva, uint64_t *gpa)
+/* ---- registers, cached between two KVM_RUNs --------------------------------- */
+
+const struct kvm_regs *vcpu_regs(struct vcpu *v)
+{
+	if (!v->have_regs && kvm_try(v->fd, KVM_GET_REGS, &v->regs) == 0)
+		v->have_regs = true;
+	return v->have_regs ? &v->regs : NULL;
+}
+
+const struct kvm_sregs *vcpu_sregs(struct vcpu *v)
+{
+	if (!v->have_sregs && kvm_try(v->fd, KVM_GET_SREGS, &v->sregs) == 0)
+		v->have_sregs = true;
+	return v->have_sregs ? &v->sregs : NULL;
+}
+
+void vcpu_set_sregs(struct vcpu *v, const struct kvm_sregs *s)
+{
+	struct kvm_sregs copy = *s;
+	KVM_CHECK(v->fd, KVM_SET_SREGS, &copy, "vcpu %u: cr0 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx", v->id,
+		  (unsigned long long)s->cr0, (unsigned long long)s->cr3, (unsigned long long)s->cr4,
+		  (unsigned long long)s->efer);
+	v->sregs = copy;
+	v->have_sregs = true;
+}
+
+void vcpu_forget_regs(struct vcpu *v)
+{
+	v->have_regs = v->have_sregs = false;
+}
+
+int vcpu_translate(struct vcpu *v, uint64_t gva, uint64_t *gpa)
 {
 	struct kvm_translation t = { .linear_address = gva };
-	if (kvm_try(vm->vcpu_fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+	if (kvm_try(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
 		return -1;
 	*gpa = t.physical_address;
 	return 0;

@@ -1,17 +1,29 @@
-# vmm/local.mk — the VMM binary.
+# vmm/local.mk — the VMM: a core that names no feature, and feature modules that register themselves.
 bin_PROGRAMS += vmm/vmm
-# Modules any unit test or fuzzer may link on their own (no KVM inside).
-VMM_PURE_SOURCES = vmm/guest_mem.c vmm/elf_load.c vmm/describe.c
-vmm_vmm_SOURCES = vmm/main.c vmm/vmm.h $(VMM_PURE_SOURCES) \
-	vmm/kvm.c vmm/boot.c vmm/run.c vmm/hypercall.c vmm/dump.c vmm/watchdog.c vmm/probe.c
+
+# The core: KVM, guest memory, kernel image, boot, run loop, exit and
+# hypercall tables, watchdog, logging, the module registry.
+VMM_CORE_SOURCES = vmm/vmm.h vmm/log.h vmm/log.c vmm/guest_mem.h vmm/guest_mem.c \
+	vmm/elf_load.h vmm/elf_load.c vmm/kvm.c vmm/boot.c vmm/run.c vmm/hypercall.c \
+	vmm/lifecycle.c vmm/dump.c vmm/watchdog.c vmm/module.c
+# Pure pieces every feature builds on: the page-table walker, the guest's books.
+VMM_BASE_SOURCES = vmm/ptwalk.h vmm/ptwalk.c vmm/books.h vmm/books.c vmm/describe.c
+# Feature modules (each registers itself with VMM_MODULE()).
+VMM_MODULE_SOURCES = vmm/books_hc.c vmm/probe.c \
+	vmm/audit.h vmm/audit_int.h vmm/audit.c vmm/audit_cp.c vmm/audit_local.c vmm/audit_dirty.c \
+	vmm/inspect.h vmm/inspect.c vmm/dirty.h vmm/dirty.c vmm/mutate.h vmm/mutate.c \
+	vmm/ptdump.h vmm/ptdump.c vmm/dot.h vmm/dot.c vmm/report.h vmm/report.c \
+	vmm/inject.h vmm/inject.c vmm/inject_apply.c \
+	vmm/bench.h vmm/bench.c vmm/bench_report.c vmm/bench_svg.c
+VMM_LIB_SOURCES = $(VMM_CORE_SOURCES) $(VMM_BASE_SOURCES) $(VMM_MODULE_SOURCES)
+
+vmm_vmm_SOURCES = vmm/main.c $(VMM_LIB_SOURCES)
 vmm_vmm_CPPFLAGS = $(AM_CPPFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
 vmm_vmm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS)
-vmm_vmm_LDADD = $(LIBELF_LIBS)
-# Timing runs (--bench): collection, report, plots.
-vmm_vmm_SOURCES += vmm/bench.c vmm/bench.h vmm/bench_report.c vmm/bench_svg.c
-vmm_vmm_LDADD += -lm
-# Fault injection (--inject): plan page, exceptions and PTE corruption.
-vmm_vmm_SOURCES += vmm/inject.c vmm/inject.h vmm/inject_apply.c
-# Page-table walker, COW audit at checkpoints, reports, dumps, pictures, mutations.
-vmm_vmm_SOURCES += vmm/ptwalk.c vmm/audit.c vmm/audit_cp.c vmm/audit_local.c vmm/audit_dirty.c vmm/audit_int.h vmm/dirty.c vmm/inspect.c \
-	vmm/report.c vmm/ptdump.c vmm/dot.c vmm/mutate.c
+vmm_vmm_LDADD = $(LIBELF_LIBS) -lm
+
+# The same objects, built with the sanitizers when configured, as one library
+# that every unit test and fuzzer links (no KVM is touched unless called).
+noinst_LIBRARIES += vmm/libvmm-test.a
+vmm_libvmm_test_a_SOURCES = $(VMM_LIB_SOURCES)
+vmm_libvmm_test_a_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS)

@@ -1,4 +1,4 @@
-/* vmm/main.c — `vmm` command line: options, kernel lookup, then load, boot and run the guest. */
+/* vmm/main.c — `vmm`: the command line (core options + every module's), kernel lookup, then load, boot and run the guest. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,18 +21,8 @@
 #define DEFAULT_TIMEOUT 60u
 #define DEFAULT_SEED 1u
 
-struct opts {
-	const char *kernel;
-	uint64_t ram;
-	unsigned timeout;
-	uint64_t seed;
-	bool quiet;
-	bool probe;
-	char cmdline[COWVMM_CMDLINE_MAX];
-	struct bench_opts bench; /* --bench* (vmm/bench.c) */
-};
-
-static void usage(FILE *f, const char *argv0)
+/* The core's section of --help; each module adds its own after it. */
+static void usage(FILE *f, const char *argv0, const struct vm *vm)
 {
 	fprintf(f,
 		"Usage: %s [OPTIONS] [--] [PROGRAM [ARGS...]]\n"
@@ -50,17 +40,6 @@ static void usage(FILE *f, const char *argv0)
 		"                      0 = never)\n"
 		"      --seed N        seed handed to the guest for anything random (default %u)\n"
 		"  -q, --quiet         no informational VMM messages (errors are still shown)\n"
-		"      --inject SPEC   fault injection, repeatable (grammar below)\n"
-		"      --bench         timing run (no audits, no dirty logging): run PROGRAM, by\n"
-		"                      default cowbench, then print the statistics of the\n"
-		"                      samples it sent with HC_BENCH and the VM exits counted\n"
-		"                      inside each timed loop\n"
-		"      --bench-json FILE  also write the bench report as JSON (implies --bench)\n"
-		"      --bench-svg DIR    also draw SVG plots into DIR (implies --bench)\n"
-		"      --bench-peer FILE  put tools/linux-peer figures side by side (implies --bench)\n"
-		"      --probe         only check that this host's KVM runs a tiny built-in\n"
-		"                      long-mode guest (ring 0, ring 3, SYSCALL, hypercall);\n"
-		"                      exit 0 if it does, 3 if not\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n"
 		"\n"
@@ -71,21 +50,21 @@ static void usage(FILE *f, const char *argv0)
 		"  0  the guest exited with status 0 (--probe: KVM works)\n"
 		"  1  the guest reported failure: nonzero exit status, assertion, audit violation\n"
 		"  2  bad command line, or the kernel image is missing or invalid\n"
-		"  3  this host cannot run KVM (no /dev/kvm, missing capability, refused state)\n"
+		"  3  this host cannot run KVM (no /dev/kvm, missing capability, refused state,\n"
+		"     or a /dev/kvm that cannot run the guest's user mode: use tools/kvm-run)\n"
 		"  4  the guest crashed: exception, panic, triple fault, bad hypercall\n"
 		"  5  the watchdog stopped the guest (--timeout)\n"
 		"\n"
 		"Examples:\n"
 		"  %s                          run the default demo\n"
 		"  %s -m 256M -- ktest-exit 3  run ktest-exit with argument 3: exit status 1\n"
-		"  %s --timeout 2 ktest-hang   expect exit status 5\n"
-		"  %s --probe && echo KVM works\n",
+		"  %s --timeout 2 ktest-hang   expect exit status 5\n",
 		argv0, COWVMM_CMDLINE_MAX - 1, PKGLIBDIR,
 		(unsigned long long)(COWVMM_RAM_MIN >> 20), (unsigned long long)(COWVMM_RAM_MAX >> 30),
-		DEFAULT_TIMEOUT, DEFAULT_SEED, argv0, argv0, argv0, argv0);
-	fputc('\n', f);
-	inject_usage(f);
-	inspect_usage(f);
+		DEFAULT_TIMEOUT, DEFAULT_SEED, argv0, argv0, argv0);
+	for (size_t i = 0; i < vm->nmods; i++)
+		if (vm->mods[i]->usage)
+			vm->mods[i]->usage(f);
 }
 
 static int usage_error(const char *argv0, const char *fmt, const char *arg)
@@ -143,155 +122,176 @@ static const char *default_kernel(char *buf, size_t n)
 	return PKGLIBDIR "/kernel.elf";
 }
 
-static int parse_args(int argc, char **argv, struct opts *o)
+/* getopt_long's table: the core's options, then every module's, whose
+ * values encode (module, option) as MOD_OPT_BASE + module * 256 + index. */
+#define MOD_OPT_BASE 0x10000
+enum { OPT_SEED = 0x100 };
+static const struct option core_longopts[] = {
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+};
+#define NCORE (sizeof core_longopts / sizeof core_longopts[0])
+
+static struct option *build_longopts(const struct vm *vm)
 {
-	static const struct option longopts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "memory", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "seed", required_argument, NULL, 'S' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "probe", no_argument, NULL, 'P' },
-		{ "inject", required_argument, NULL, 'I' },
-		{ "bench", no_argument, NULL, 'B' },
-		{ "bench-json", required_argument, NULL, 'J' },
-		{ "bench-svg", required_argument, NULL, 'G' },
-		{ "bench-peer", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		INSPECT_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
+	size_t n = NCORE;
+	for (size_t m = 0; m < vm->nmods; m++)
+		for (const struct vmm_option *o = vm->mods[m]->options; o && o->name; o++)
+			n++;
+	struct option *lo = calloc(n + 1, sizeof *lo);
+	if (!lo)
+		return NULL;
+	memcpy(lo, core_longopts, sizeof core_longopts);
+	n = NCORE;
+	for (size_t m = 0; m < vm->nmods; m++) {
+		int k = 0;
+		for (const struct vmm_option *o = vm->mods[m]->options; o && o->name; o++, k++)
+			lo[n++] = (struct option){ o->name, o->has_arg ? required_argument : no_argument, NULL,
+						   MOD_OPT_BASE + (int)m * 256 + k };
+	}
+	return lo;
+}
+
+static int parse_args(int argc, char **argv, struct vm *vm)
+{
+	struct option *longopts = build_longopts(vm);
+	if (!longopts) {
+		fprintf(stderr, "vmm: out of memory\n");
+		return VMM_EXIT_USAGE;
+	}
 	uint64_t v;
-	int c, r;
+	int c, st = 0;
 	opterr = 0; /* our own messages, with the "vmm: " prefix */
 	/* '+': stop at the first non-option, which is the guest program. */
-	while ((c = getopt_long(argc, argv, "+k:m:t:qhV", longopts, NULL)) != -1) {
+	while (!st && (c = getopt_long(argc, argv, "+k:m:t:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			o->kernel = optarg;
+			vm->kernel_path = optarg;
 			break;
 		case 'm':
-			o->ram = parse_size(optarg);
-			if (o->ram < COWVMM_RAM_MIN || o->ram > COWVMM_RAM_MAX || o->ram % (2u << 20))
-				return usage_error(argv[0], "invalid memory size '%s' (a multiple of 2M, 4M..3G)", optarg);
+			vm->ram_size = parse_size(optarg);
+			if (vm->ram_size < COWVMM_RAM_MIN || vm->ram_size > COWVMM_RAM_MAX || vm->ram_size % (2u << 20))
+				st = usage_error(argv[0], "invalid memory size '%s' (a multiple of 2M, 4M..3G)", optarg);
 			break;
 		case 't':
 			if (!parse_u64(optarg, &v) || v > 86400)
-				return usage_error(argv[0], "invalid timeout '%s' (seconds, 0..86400)", optarg);
-			o->timeout = (unsigned)v;
+				st = usage_error(argv[0], "invalid timeout '%s' (seconds, 0..86400)", optarg);
+			else
+				vm->timeout_s = (unsigned)v;
 			break;
-		case 'S':
-			if (!parse_u64(optarg, &o->seed))
-				return usage_error(argv[0], "invalid seed '%s'", optarg);
+		case OPT_SEED:
+			if (!parse_u64(optarg, &vm->seed))
+				st = usage_error(argv[0], "invalid seed '%s'", optarg);
 			break;
 		case 'q':
-			o->quiet = true;
-			break;
-		case 'P':
-			o->probe = true;
-			break;
-		case 'I': {
-			char why[256];
-			if (inject_parse(&inject_run, optarg, why, sizeof why))
-				return usage_error(argv[0], "%s", why);
-			break;
-		}
-		case 'B': case 'J': case 'G': case 'L':
-			o->bench.enabled = true;
-			if (c == 'J')
-				o->bench.json_path = optarg;
-			else if (c == 'G')
-				o->bench.svg_dir = optarg;
-			else if (c == 'L')
-				o->bench.peer_path = optarg;
+			vm->quiet = true;
 			break;
 		case 'h':
-			usage(stdout, argv[0]);
+			usage(stdout, argv[0], vm);
+			free(longopts);
+			vm_modules_free(vm);
 			exit(VMM_EXIT_OK);
 		case 'V':
 			printf("vmm (%s) %s, guest ABI %u\n", PACKAGE_NAME, PACKAGE_VERSION, COWVMM_ABI_VERSION);
+			free(longopts);
+			vm_modules_free(vm);
 			exit(VMM_EXIT_OK);
 		default:
-			if ((r = inspect_option(c, optarg)) >= 0) {
-				if (r)
-					return r;
+			if (c >= MOD_OPT_BASE && (size_t)(c - MOD_OPT_BASE) / 256 < vm->nmods) {
+				const struct vmm_module *m = vm->mods[(c - MOD_OPT_BASE) / 256];
+				const struct vmm_option *o = &m->options[(c - MOD_OPT_BASE) % 256];
+				st = m->option(vm, o->id, o->has_arg ? optarg : NULL);
 				break;
 			}
-			return usage_error(argv[0], "unknown option or missing argument: %s",
-					   argv[optind - 1]);
+			st = usage_error(argv[0], "unknown option or missing argument: %s", argv[optind - 1]);
 		}
 	}
+	free(longopts);
+	if (st)
+		return st;
 	size_t len = 0;
 	for (int i = optind; i < argc; i++) {
 		size_t al = strlen(argv[i]);
 		size_t need = al + (len ? 1 : 0);
-		if (len + need >= sizeof o->cmdline)
-			return usage_error(argv[0], "guest command line too long (at most %s bytes)",
-					   "255");
+		if (len + need >= sizeof vm->cmdline)
+			return usage_error(argv[0], "guest command line too long (at most %s bytes)", "255");
 		if (len)
-			o->cmdline[len++] = ' ';
-		memcpy(o->cmdline + len, argv[i], al);
+			vm->cmdline[len++] = ' ';
+		memcpy(vm->cmdline + len, argv[i], al);
 		len += al;
-		o->cmdline[len] = 0;
+		vm->cmdline[len] = 0;
 	}
-	if (o->bench.enabled && !len)
-		strcpy(o->cmdline, "cowbench");
 	return 0;
 }
 
+/* Call one stage of every module in order; the first status other than
+ * `go_on` ends the stage and is returned. */
+#define EACH_MODULE(vm, hook, go_on, ...)                                        \
+	({                                                                        \
+		int st_ = (go_on);                                                \
+		for (size_t i_ = 0; i_ < (vm)->nmods && st_ == (go_on); i_++)    \
+			if ((vm)->mods[i_]->hook)                                 \
+				st_ = (vm)->mods[i_]->hook(__VA_ARGS__);          \
+		st_;                                                              \
+	})
+
 int main(int argc, char **argv)
 {
-	struct opts o = { .ram = DEFAULT_RAM, .timeout = DEFAULT_TIMEOUT, .seed = DEFAULT_SEED };
+	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .ram_size = DEFAULT_RAM, .timeout_s = DEFAULT_TIMEOUT,
+			 .seed = DEFAULT_SEED };
 	char kbuf[PATH_MAX + 32], err[512];
-	int st = parse_args(argc, argv, &o);
-	if (st)
-		return st;
 	/* A closed stdout loses guest output but must not kill the VMM mid-report. */
 	signal(SIGPIPE, SIG_IGN);
-	if (o.probe)
-		return probe_run();
-	if (!o.kernel)
-		o.kernel = default_kernel(kbuf, sizeof kbuf);
-
-	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .quiet = o.quiet,
-			 .timeout_s = o.timeout };
-	int r = gmem_init(&vm.mem, o.ram);
-	if (r < 0) {
-		fprintf(stderr, "vmm: cannot allocate %" PRIu64 " bytes of guest RAM: %s\n", o.ram,
-			strerror(-r));
+	if (vm_modules_init(&vm)) {
+		fprintf(stderr, "vmm: out of memory\n");
 		return VMM_EXIT_USAGE;
 	}
+	int st = parse_args(argc, argv, &vm);
+	if (st)
+		goto out;
+	st = EACH_MODULE(&vm, start, VMM_CONTINUE, &vm);
+	if (st != VMM_CONTINUE)
+		goto out;
+	if (!vm.kernel_path)
+		vm.kernel_path = default_kernel(kbuf, sizeof kbuf);
+	int r = gmem_init(&vm.mem, vm.ram_size);
+	if (r < 0) {
+		fprintf(stderr, "vmm: cannot allocate %" PRIu64 " bytes of guest RAM: %s\n", vm.ram_size,
+			strerror(-r));
+		st = VMM_EXIT_USAGE;
+		goto out;
+	}
 	/* The image is checked before KVM is touched: a bad image is exit 2 anywhere. */
-	if (elf_load_file(o.kernel, &vm.mem, &vm.kernel, err, sizeof err)) {
+	if (elf_load_file(vm.kernel_path, &vm.mem, &vm.kernel, err, sizeof err)) {
 		fprintf(stderr, "vmm: invalid kernel image: %s\n", err);
 		st = VMM_EXIT_USAGE;
 		goto out;
 	}
-	st = kvm_setup(&vm);
-	if (st)
+	if ((st = kvm_setup(&vm, 1)))
 		goto out;
-	boot_setup_cpu(&vm, vm.kernel.entry);
-	bench_setup(&vm, &o.bench);
-	/* A timing run: no checkpoints in timed loops (and no dirty logging). */
-	boot_write_info(&vm, o.seed, (o.bench.enabled ? COWVMM_BOOT_F_BENCH : 0) | inspect_boot_flags(o.bench.enabled),
-			o.cmdline);
-	st = inject_install(&vm, o.seed);
-	if (st)
+	boot_setup_memory(&vm);
+	for (unsigned i = 0; i < vm.nvcpus; i++)
+		boot_setup_vcpu(&vm.vcpus[i], vm.kernel.entry);
+	lifecycle_register(&vm);
+	if ((st = EACH_MODULE(&vm, setup, 0, &vm)))
 		goto out;
-	watchdog_start(&vm, o.timeout);
+	struct cowvmm_boot_info *bi = boot_write_info(&vm);
+	if ((st = EACH_MODULE(&vm, boot, 0, &vm, bi)))
+		goto out;
+	watchdog_start(&vm);
 	st = vm_run(&vm);
-	watchdog_stop();
-	inject_report(&vm);
-	st = inspect_finish(&vm, st);
-	if (o.bench.enabled) {
-		fflush(stdout);
-		int bst = bench_finish(&vm, stdout);
-		if (!st)
-			st = bst;
-	}
+	watchdog_stop(&vm);
+	for (size_t i = 0; i < vm.nmods; i++)
+		if (vm.mods[i]->finish)
+			st = vm.mods[i]->finish(&vm, st);
 out:
 	fflush(stdout);
+	vm_modules_free(&vm);
 	kvm_teardown(&vm);
 	kimage_free(&vm.kernel);
 	gmem_free(&vm.mem);

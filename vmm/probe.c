@@ -70,13 +70,13 @@ static void write_user_code(uint8_t *c)
 /* Ring-3 segments, a U/S mapping of the user page and the SYSCALL MSRs. */
 static void setup_user(struct vm *vm)
 {
+	struct vcpu *v = &vm->vcpus[0];
 	uint64_t *gdt = gmem_ptr(&vm->mem, COWVMM_BOOT_GDT_GPA, 5 * 8);
 	gdt[3] = 0x00cff3000000ffffull; /* user data: DPL 3 */
 	gdt[4] = 0x00affb000000ffffull; /* user code: DPL 3, L */
-	struct kvm_sregs s;
-	KVM_CHECK(vm->vcpu_fd, KVM_GET_SREGS, &s, "vcpu 0");
+	struct kvm_sregs s = *vcpu_sregs(v); /* boot_setup_vcpu() just set them */
 	s.gdt.limit = 5 * 8 - 1;
-	KVM_CHECK(vm->vcpu_fd, KVM_SET_SREGS, &s, "gdt limit 0x%x", s.gdt.limit);
+	vcpu_set_sregs(v, &s);
 
 	const uint64_t u = COWVMM_PTE_P | COWVMM_PTE_RW | COWVMM_PTE_US;
 	uint64_t *pml4 = gmem_ptr(&vm->mem, s.cr3, COWVMM_PAGE_SIZE);
@@ -96,7 +96,7 @@ static void setup_user(struct vm *vm)
 		{ .index = MSR_LSTAR, .data = COWVMM_KERNEL_BASE + PROBE_CODE_GPA + PROBE_LSTAR_OFF },
 		{ .index = MSR_FMASK, .data = 0x200 },
 	} };
-	int r = KVM_CHECK(vm->vcpu_fd, KVM_SET_MSRS, &msrs, "STAR, LSTAR, FMASK");
+	int r = KVM_CHECK(v->fd, KVM_SET_MSRS, &msrs, "STAR, LSTAR, FMASK");
 	if (r != 3) {
 		fprintf(stderr, "vmm: probe: KVM_SET_MSRS set %d of 3 SYSCALL MSRs\n", r);
 		exit(VMM_EXIT_NO_KVM);
@@ -112,42 +112,43 @@ static int fail(const char *what)
 static int run_once(struct vm *vm)
 {
 	for (int tries = 0; tries < 100; tries++) {
-		int r = kvm_try(vm->vcpu_fd, KVM_RUN, NULL);
+		int r = kvm_try(vm->vcpus[0].fd, KVM_RUN, NULL);
 		if (r == -EINTR || r == -EAGAIN)
 			continue;
 		if (r < 0) {
 			fprintf(stderr, "vmm: probe: KVM_RUN failed: %s\n", strerror(-r));
 			return -1;
 		}
-		return (int)vm->run->exit_reason;
+		return (int)vm->vcpus[0].run->exit_reason;
 	}
 	fprintf(stderr, "vmm: probe: KVM_RUN keeps being interrupted\n");
 	return -1;
 }
 
-int probe_run(void)
+static int probe_run(void)
 {
-	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1 };
+	struct vm vm = { .kvm_fd = -1, .vm_fd = -1 };
 	int st = VMM_EXIT_NO_KVM;
 	if (gmem_init(&vm.mem, COWVMM_RAM_MIN) < 0)
 		return fail("cannot allocate guest RAM");
-	if (kvm_setup(&vm))
+	if (kvm_setup(&vm, 1))
 		goto out;
 	write_kernel_code(gmem_ptr(&vm.mem, PROBE_CODE_GPA, 0x200));
 	write_user_code(gmem_ptr(&vm.mem, PROBE_USER_VA, 16));
-	boot_setup_cpu(&vm, COWVMM_KERNEL_BASE + PROBE_CODE_GPA);
+	boot_setup_memory(&vm);
+	boot_setup_vcpu(&vm.vcpus[0], COWVMM_KERNEL_BASE + PROBE_CODE_GPA);
 	setup_user(&vm);
 
 	int reason = run_once(&vm);
 	if (reason < 0)
 		goto out;
-	struct kvm_run *run = vm.run;
+	struct kvm_run *run = vm.vcpus[0].run;
 	if (reason != KVM_EXIT_IO) {
 		/* Where it stopped tells which step failed: kernel code, user code, entry. */
 		struct kvm_regs r = { 0 };
 		struct kvm_sregs sr = { 0 };
-		kvm_try(vm.vcpu_fd, KVM_GET_REGS, &r);
-		kvm_try(vm.vcpu_fd, KVM_GET_SREGS, &sr);
+		kvm_try(vm.vcpus[0].fd, KVM_GET_REGS, &r);
+		kvm_try(vm.vcpus[0].fd, KVM_GET_SREGS, &sr);
 		char msg[256];
 		snprintf(msg, sizeof msg, "exit reason %d instead of the hypercall%s "
 			 "(rip 0x%llx cs 0x%x cr2 0x%llx)", reason,
@@ -197,3 +198,53 @@ out:
 	gmem_free(&vm.mem);
 	return st;
 }
+
+/* ---- the module: --probe replaces the run ---------------------------------- */
+
+struct probe_state {
+	bool asked;
+};
+
+static const struct vmm_module probe_module;
+
+static int probe_option(struct vm *vm, int id, const char *arg)
+{
+	(void)id;
+	(void)arg;
+	struct probe_state *p = vm_state(vm, &probe_module);
+	p->asked = true;
+	return 0;
+}
+
+static int probe_start(struct vm *vm)
+{
+	const struct probe_state *p = vm_state(vm, &probe_module);
+	return p->asked ? probe_run() : VMM_CONTINUE;
+}
+
+static void probe_usage(FILE *f)
+{
+	fprintf(f,
+		"\n"
+		"Probe:\n"
+		"      --probe         only check that this host's KVM runs a tiny built-in\n"
+		"                      long-mode guest (ring 0, ring 3, SYSCALL, hypercall);\n"
+		"                      exit 0 if it does, 3 if not (no kernel image needed):\n"
+		"                        vmm --probe && echo KVM works\n");
+}
+
+static const struct vmm_option probe_options[] = {
+	{ "probe", false, 0 },
+	{ NULL, false, 0 },
+};
+
+static const struct vmm_module probe_module = {
+	.name = "probe",
+	.order = 0,
+	.state_size = sizeof(struct probe_state),
+	.options = probe_options,
+	.usage = probe_usage,
+	.option = probe_option,
+	.start = probe_start,
+};
+VMM_MODULE(probe_module);

@@ -1,14 +1,20 @@
 /* vmm/ptdump.c — --dump-pt: a process's page tables in QEMU's `info mem` / `info tlb` styles, with COW flag and refcounts. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "audit_int.h"
+#include "audit.h"
+#include "inspect.h"
+#include "ptdump.h"
+#include "ptwalk.h"
+#include "vmm.h"
 
 static const char *const state_names[] = { "unused", "embryo", "runnable", "running", "sleeping", "zombie" };
 
 struct dumpctx {
 	FILE *f;
-	struct audit *a;
+	const struct books *b;
 };
 
 static int dump_range(void *ctx, const struct ptw_range *r)
@@ -34,7 +40,7 @@ static int dump_leaf(void *ctx, const struct ptw_leaf *l)
 	struct dumpctx *d = ctx;
 	uint64_t e = l->pte;
 	uint32_t rc = 0, pins = 0;
-	bool known = audit_frame_counts(d->a, l->pa / COWVMM_PAGE_SIZE, &rc, &pins);
+	bool known = books_frame_counts(d->b, l->pa / COWVMM_PAGE_SIZE, &rc, &pins);
 	fprintf(d->f, "  %016" PRIx64 ": %016" PRIx64 " %c%c%c%c%c%c%c%c%c %s%s", l->va, l->pa,
 		e & COWVMM_PTE_NX ? 'X' : '-', e & COWVMM_PTE_G ? 'G' : '-', e & COWVMM_PTE_PS ? 'P' : '-',
 		e & COWVMM_PTE_D ? 'D' : '-', e & COWVMM_PTE_A ? 'A' : '-', e & COWVMM_PTE_PCD ? 'C' : '-',
@@ -48,34 +54,151 @@ static int dump_leaf(void *ctx, const struct ptw_leaf *l)
 	return 0;
 }
 
-void ptdump(FILE *f, struct audit *a, int which)
+void ptdump(FILE *f, const struct books *b, int which)
 {
-	const struct cowvmm_hc_describe *desc = audit_descriptor(a);
-	if (!desc) {
+	if (!b->valid) {
 		fprintf(f, "page tables: the guest did not describe its memory\n");
 		return;
 	}
-	struct dumpctx d = { f, a };
+	struct dumpctx d = { f, b };
 	int shown = 0;
-	for (uint32_t i = 0; i < desc->nproc; i++) {
-		struct audit_proc p;
-		if (!audit_proc_entry(a, i, &p) || (which >= 0 && p.pid != which))
+	for (uint32_t i = 0; i < b->d.nproc; i++) {
+		struct guest_proc p;
+		if (!books_proc(b, i, &p) || (which >= 0 && p.pid != which))
 			continue;
 		shown++;
 		fprintf(f, "pid %d (%s) ppid %d, %s, cr3 0x%" PRIx64 "\n", p.pid, p.name, p.ppid,
 			p.state < 6 ? state_names[p.state] : "?", p.cr3);
-		if (p.state == COWVMM_PSTATE_ZOMBIE || !(p.cr3 & COWVMM_PTE_ADDR)) {
+		if (!books_has_mm(p.state, p.cr3)) {
 			fprintf(f, "  (no address space)\n");
 			continue;
 		}
 		fprintf(f, " info mem (user half; flags u/s r w/- x/- c=COW):\n");
-		ptw_ranges(a->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, dump_range, dump_fault, &d);
+		ptw_ranges(b->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, dump_range, dump_fault, &d);
 		fprintf(f, " info tlb (flags X=NX G P=PS D A C=PCD T=PWT U W):\n");
 		const struct ptw_ops ops = { .leaf = dump_leaf, .fault = dump_fault };
-		ptw_walk(a->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &d);
+		ptw_walk(b->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &d);
 	}
 	if (!shown && which >= 0)
 		fprintf(f, "page tables: no process with pid %d\n", which);
 	else if (!shown)
 		fprintf(f, "page tables: no live process\n");
 }
+
+/* ---- the module: --dump-pt PID|all[@WHEN] ---------------------------------- */
+
+struct ptdump_state {
+	bool asked;
+	int pid;            /* -1 = all */
+	enum { AT_FORK, AT_COW, AT_END, AT_SEQ } at;
+	uint64_t seq;
+	bool dumped;
+};
+
+static const struct vmm_module ptdump_module;
+
+static struct ptdump_state *st(const struct vm *vm)
+{
+	return vm_state(vm, &ptdump_module);
+}
+
+static int bad(const char *what, const char *arg)
+{
+	fprintf(stderr, "vmm: invalid %s '%s'\nTry 'vmm --help'.\n", what, arg);
+	return VMM_EXIT_USAGE;
+}
+
+/* PID|all[@fork|@cow|@end|@N] */
+static int ptdump_option(struct vm *vm, int id, const char *arg)
+{
+	(void)id;
+	struct ptdump_state *s = st(vm);
+	char buf[64];
+	s->asked = true;
+	inspect_require(vm);
+	snprintf(buf, sizeof buf, "%s", arg);
+	char *at = strchr(buf, '@');
+	if (at)
+		*at++ = 0;
+	if (!strcmp(buf, "all")) {
+		s->pid = -1;
+	} else {
+		char *end;
+		long v = strtol(buf, &end, 10);
+		if (!*buf || *end || v <= 0 || v > 0x7fffffff)
+			return bad("--dump-pt process (a pid or 'all')", arg);
+		s->pid = (int)v;
+	}
+	s->at = AT_FORK;
+	if (!at || !strcmp(at, "fork"))
+		return 0;
+	if (!strcmp(at, "cow")) {
+		s->at = AT_COW;
+	} else if (!strcmp(at, "end")) {
+		s->at = AT_END;
+	} else {
+		char *end;
+		unsigned long long n = strtoull(at, &end, 10);
+		if (!*at || *end || n == 0)
+			return bad("--dump-pt time (fork, cow, end or a checkpoint number)", arg);
+		s->at = AT_SEQ;
+		s->seq = n;
+	}
+	return 0;
+}
+
+static void do_dump(struct ptdump_state *s, const struct books *b, const char *when)
+{
+	fflush(stdout);
+	printf("==== page tables (%s) ====\n", when);
+	ptdump(stdout, b, s->pid);
+	printf("==== end of page tables ====\n");
+	fflush(stdout);
+	s->dumped = true;
+}
+
+void ptdump_at_checkpoint(struct vm *vm, const struct books *b, const struct cowvmm_hc_inspect *cp,
+			  uint64_t seq)
+{
+	struct ptdump_state *s = st(vm);
+	if (!s->asked || s->dumped)
+		return;
+	if ((s->at == AT_FORK && cp->checkpoint == COWVMM_CP_FORK) ||
+	    (s->at == AT_COW && cp->checkpoint == COWVMM_CP_COW_AFTER) || (s->at == AT_SEQ && seq == s->seq)) {
+		char when[64];
+		snprintf(when, sizeof when, "checkpoint %llu, %s", (unsigned long long)seq,
+			 audit_checkpoint_name(cp->checkpoint));
+		do_dump(s, b, when);
+	}
+}
+
+void ptdump_at_end(struct vm *vm, const struct books *b)
+{
+	struct ptdump_state *s = st(vm);
+	if (s->asked && !s->dumped)
+		do_dump(s, b, "end of run");
+}
+
+static const struct vmm_option ptdump_options[] = {
+	{ "dump-pt", true, 0 },
+	{ NULL, false, 0 },
+};
+
+static void ptdump_usage(FILE *f)
+{
+	fprintf(f,
+		"      --dump-pt PID|all[@WHEN]  print page tables (info mem / info tlb style,\n"
+		"                        with COW flag and refcounts) at WHEN: fork (the\n"
+		"                        first fork checkpoint, default), cow (the first COW\n"
+		"                        fault), N (the Nth checkpoint) or end\n");
+}
+
+static const struct vmm_module ptdump_module = {
+	.name = "ptdump",
+	.order = 23,
+	.state_size = sizeof(struct ptdump_state),
+	.options = ptdump_options,
+	.usage = ptdump_usage,
+	.option = ptdump_option,
+};
+VMM_MODULE(ptdump_module);

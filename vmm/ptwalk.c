@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm.h"
+#include "cowvmm/abi.h"
+#include "ptwalk.h"
 
 static const int level_shift[5] = { 0, 12, 21, 30, 39 };
 
@@ -79,7 +80,7 @@ static int walk_table(struct walk *w, uint64_t tgpa, int level, uint64_t base, u
 {
 	int r;
 	if (w->ops && w->ops->table && (r = w->ops->table(w->ctx, tgpa, level, canon(base))))
-		return r;
+		return r == PTW_SKIP ? 0 : r;
 	const uint8_t *t = gmem_ptr(w->m, tgpa, COWVMM_PAGE_SIZE);
 	int shift = level_shift[level];
 	uint64_t span = 1ull << shift;
@@ -169,7 +170,7 @@ enum ptw_error ptw_translate(const struct gmem *m, uint64_t cr3, uint64_t va,
 			f->target_gpa = tgpa;
 			return f->err = PTW_E_OUTSIDE_RAM;
 		}
-		unsigned i = (unsigned)((va >> level_shift[level]) & 511);
+		unsigned i = ptw_index(va, level);
 		uint64_t e;
 		memcpy(&e, t + 8 * i, 8);
 		f->level = level;

@@ -9,6 +9,10 @@
 #include <linux/kvm.h>
 
 #include "config.h"
+#include "dirty.h"
+#include "inspect.h"
+#include "mutate.h"
+#include "report.h"
 #include "vmm.h"
 
 #define MAX_VIOLATIONS 256   /* kept for the report; the count goes on */
@@ -29,7 +33,8 @@ struct proc_rec {
 	uint64_t peak_pages, peak_cow, peak_shared;
 };
 
-static struct {
+struct report_state {
+	const char *path;                      /* --report FILE */
 	uint64_t by_kind[COWVMM_CP_COUNT + 1]; /* last slot: unknown kinds */
 	uint64_t audits, violations, ns_total, ns_max;
 	struct audit_violation v[MAX_VIOLATIONS];
@@ -43,21 +48,24 @@ static struct {
 	uint64_t frames, free_frames;
 	struct timespec start;
 	bool started;
-	uint64_t full, local, fallback, dirty_checked;
+	uint64_t full, local, fallback;
 	unsigned full_every;
-	const char *dirty_state, *dirty_why;
-} R;
+};
 
-void report_audit_info(uint64_t full, uint64_t local, uint64_t fallback, unsigned full_every,
-		       const char *dirty_state, const char *dirty_why, uint64_t dirty_checked)
+static const struct vmm_module report_module;
+
+static struct report_state *st(const struct vm *vm)
 {
-	R.full = full;
-	R.local = local;
-	R.fallback = fallback;
-	R.full_every = full_every;
-	R.dirty_state = dirty_state;
-	R.dirty_why = dirty_why;
-	R.dirty_checked = dirty_checked;
+	return vm_state(vm, &report_module);
+}
+
+void report_audit_info(struct vm *vm, uint64_t full, uint64_t local, uint64_t fallback, unsigned full_every)
+{
+	struct report_state *R = st(vm);
+	R->full = full;
+	R->local = local;
+	R->fallback = fallback;
+	R->full_every = full_every;
 }
 
 static const char *const exit_names[MAX_EXIT + 1] = {
@@ -74,71 +82,78 @@ static const char *const hc_names[COWVMM_HC_COUNT] = {
 	[COWVMM_HC_BENCH] = "bench", [COWVMM_HC_INJECT] = "inject",
 };
 
-static const char *exit_name(unsigned r)
+static const char *exit_name(unsigned r, char buf[16])
 {
-	static char buf[16];
 	if (r < MAX_EXIT && exit_names[r])
 		return exit_names[r];
-	snprintf(buf, sizeof buf, "reason_%u", r);
+	snprintf(buf, 16, "reason_%u", r);
 	return buf;
 }
 
-void report_exit(uint32_t reason, int hypercall)
+static void report_exit(struct vcpu *v)
 {
-	if (!R.started) {
-		clock_gettime(CLOCK_MONOTONIC, &R.start);
-		R.started = true;
+	struct report_state *R = st(v->vm);
+	struct kvm_run *run = v->run;
+	uint32_t reason = run->exit_reason;
+	int hypercall = -1;
+	if (reason == KVM_EXIT_IO && run->io.port >= COWVMM_HC_PORT_BASE &&
+	    run->io.port < COWVMM_HC_PORT_BASE + COWVMM_HC_COUNT)
+		hypercall = run->io.port - COWVMM_HC_PORT_BASE;
+	if (!R->started) {
+		clock_gettime(CLOCK_MONOTONIC, &R->start);
+		R->started = true;
 	}
-	R.nexits++;
-	R.exits[reason < MAX_EXIT ? reason : MAX_EXIT]++;
+	R->nexits++;
+	R->exits[reason < MAX_EXIT ? reason : MAX_EXIT]++;
 	if (hypercall >= 0 && hypercall < COWVMM_HC_COUNT)
-		R.hcs[hypercall]++;
+		R->hcs[hypercall]++;
 }
 
-static struct proc_rec *proc_rec(int32_t pid)
+static struct proc_rec *proc_rec(struct report_state *R, int32_t pid)
 {
-	for (size_t i = 0; i < R.nprocs; i++)
-		if (R.procs[i].last.pid == pid)
-			return &R.procs[i];
-	if (R.nprocs == R.cap_procs) {
-		size_t cap = R.cap_procs ? 2 * R.cap_procs : 64;
-		struct proc_rec *p = realloc(R.procs, cap * sizeof *p);
+	for (size_t i = 0; i < R->nprocs; i++)
+		if (R->procs[i].last.pid == pid)
+			return &R->procs[i];
+	if (R->nprocs == R->cap_procs) {
+		size_t cap = R->cap_procs ? 2 * R->cap_procs : 64;
+		struct proc_rec *p = realloc(R->procs, cap * sizeof *p);
 		if (!p)
 			return NULL;
-		R.procs = p;
-		R.cap_procs = cap;
+		R->procs = p;
+		R->cap_procs = cap;
 	}
-	struct proc_rec *r = &R.procs[R.nprocs++];
+	struct proc_rec *r = &R->procs[R->nprocs++];
 	memset(r, 0, sizeof *r);
 	return r;
 }
 
-void report_checkpoint(const struct cowvmm_hc_inspect *cp, const struct audit *a)
+void report_checkpoint(struct vm *vm, const struct cowvmm_hc_inspect *cp, const struct audit *a)
 {
+	struct report_state *R = st(vm);
 	size_t nv, np;
 	uint64_t total;
 	const struct audit_violation *v = audit_violations(a, &nv, &total);
 	uint64_t ns = audit_last_ns(a);
-	R.audits++;
-	R.by_kind[cp->checkpoint < COWVMM_CP_COUNT ? cp->checkpoint : COWVMM_CP_COUNT]++;
-	R.violations += total;
-	R.ns_total += ns;
-	if (ns > R.ns_max)
-		R.ns_max = ns;
-	for (size_t i = 0; i < nv && R.nv < MAX_VIOLATIONS; i++)
-		R.v[R.nv++] = v[i];
-	if (!R.cps)
-		R.cps = calloc(MAX_CHECKPOINTS, sizeof *R.cps);
-	if (R.cps && R.ncps < MAX_CHECKPOINTS)
-		R.cps[R.ncps++] = (struct cp_rec){ audit_seq(a), *cp, (uint32_t)total, ns, audit_last_full(a) };
+	R->audits++;
+	R->by_kind[cp->checkpoint < COWVMM_CP_COUNT ? cp->checkpoint : COWVMM_CP_COUNT]++;
+	R->violations += total;
+	R->ns_total += ns;
+	if (ns > R->ns_max)
+		R->ns_max = ns;
+	for (size_t i = 0; i < nv && R->nv < MAX_VIOLATIONS; i++)
+		R->v[R->nv++] = v[i];
+	if (!R->cps)
+		R->cps = calloc(MAX_CHECKPOINTS, sizeof *R->cps);
+	if (R->cps && R->ncps < MAX_CHECKPOINTS)
+		R->cps[R->ncps++] = (struct cp_rec){ audit_seq(a), *cp, (uint32_t)total, ns, audit_last_full(a) };
 	/* A local COW checkpoint walked nothing: pages and frames are the last full audit's. */
 	if (!audit_last_full(a))
 		return;
 	const struct audit_proc *p = audit_procs(a, &np);
 	for (size_t i = 0; i < np; i++) {
-		if (p[i].state == COWVMM_PSTATE_ZOMBIE || !p[i].cr3)
+		if (!books_has_mm(p[i].state, p[i].cr3))
 			continue;
-		struct proc_rec *r = proc_rec(p[i].pid);
+		struct proc_rec *r = proc_rec(R, p[i].pid);
 		if (!r)
 			break;
 		r->last = p[i];
@@ -152,8 +167,8 @@ void report_checkpoint(const struct cowvmm_hc_inspect *cp, const struct audit *a
 	}
 	const struct cowvmm_hc_describe *d = audit_descriptor(a);
 	if (d) {
-		R.frames = d->nframes - d->first_frame;
-		R.free_frames = audit_frames_free(a);
+		R->frames = d->nframes - d->first_frame;
+		R->free_frames = audit_frames_free(a);
 	}
 }
 
@@ -164,54 +179,54 @@ static const char *status_name(int st)
 	return st >= 0 && st <= 5 ? status_names[st] : "unknown";
 }
 
-static double wall_s(void)
+static double wall_s(const struct report_state *R)
 {
-	if (!R.started)
+	if (!R->started)
 		return 0;
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - R.start.tv_sec) + (t.tv_nsec - R.start.tv_nsec) / 1e9;
+	return (double)(t.tv_sec - R->start.tv_sec) + (t.tv_nsec - R->start.tv_nsec) / 1e9;
 }
 
-void report_text(FILE *f, const struct vm *vm, int status)
+void report_text(const struct vm *vm, FILE *f, int status)
 {
-	(void)vm;
-	char buf[512];
-	fprintf(f, "vmm: audit: %" PRIu64 " checkpoint(s) audited (", R.audits);
+	const struct report_state *R = st(vm);
+	char buf[512], rbuf[16];
+	fprintf(f, "vmm: audit: %" PRIu64 " checkpoint(s) audited (", R->audits);
 	for (unsigned k = 0; k < COWVMM_CP_COUNT; k++)
-		fprintf(f, "%s%s %" PRIu64, k ? ", " : "", audit_checkpoint_name(k), R.by_kind[k]);
-	fprintf(f, "), %" PRIu64 " violation(s); audit time mean %.3f ms, max %.3f ms\n", R.violations,
-		R.audits ? R.ns_total / 1e6 / R.audits : 0.0, R.ns_max / 1e6);
-	for (size_t i = 0; i < R.nv; i++)
-		fprintf(f, "vmm: violation at checkpoint %" PRIu64 " (%s): %s\n", R.v[i].seq,
-			audit_checkpoint_name(R.v[i].checkpoint), audit_format(&R.v[i], buf, sizeof buf));
-	if (R.violations > R.nv)
-		fprintf(f, "vmm: ... %" PRIu64 " more violation(s) not listed\n", R.violations - R.nv);
-	if (R.audits)
-		fprintf(f, "vmm: frames: %" PRIu64 " managed, %" PRIu64 " free at the last audit\n", R.frames,
-			R.free_frames);
-	size_t shown = R.nprocs < 16 ? R.nprocs : 16;
+		fprintf(f, "%s%s %" PRIu64, k ? ", " : "", audit_checkpoint_name(k), R->by_kind[k]);
+	fprintf(f, "), %" PRIu64 " violation(s); audit time mean %.3f ms, max %.3f ms\n", R->violations,
+		R->audits ? R->ns_total / 1e6 / R->audits : 0.0, R->ns_max / 1e6);
+	for (size_t i = 0; i < R->nv; i++)
+		fprintf(f, "vmm: violation at checkpoint %" PRIu64 " (%s): %s\n", R->v[i].seq,
+			audit_checkpoint_name(R->v[i].checkpoint), audit_format(&R->v[i], buf, sizeof buf));
+	if (R->violations > R->nv)
+		fprintf(f, "vmm: ... %" PRIu64 " more violation(s) not listed\n", R->violations - R->nv);
+	if (R->audits)
+		fprintf(f, "vmm: frames: %" PRIu64 " managed, %" PRIu64 " free at the last audit\n", R->frames,
+			R->free_frames);
+	size_t shown = R->nprocs < 16 ? R->nprocs : 16;
 	for (size_t i = 0; i < shown; i++) {
-		const struct proc_rec *r = &R.procs[i];
+		const struct proc_rec *r = &R->procs[i];
 		fprintf(f, "vmm: pid %d (%s): last seen with %" PRIu64 " pages (%" PRIu64 " writable, %" PRIu64
 			   " COW, %" PRIu64 " shared, %" PRIu64 " zero), %" PRIu64 " table pages; peak %" PRIu64
 			   " pages, %" PRIu64 " COW\n",
 			r->last.pid, r->last.name, r->last.pages, r->last.writable, r->last.cow, r->last.shared,
 			r->last.zero, r->last.tables, r->peak_pages, r->peak_cow);
 	}
-	if (R.nprocs > shown)
-		fprintf(f, "vmm: ... %zu more process(es) (see --report)\n", R.nprocs - shown);
-	fprintf(f, "vmm: VM exits: %" PRIu64 " (", R.nexits);
+	if (R->nprocs > shown)
+		fprintf(f, "vmm: ... %zu more process(es) (see --report)\n", R->nprocs - shown);
+	fprintf(f, "vmm: VM exits: %" PRIu64 " (", R->nexits);
 	bool first = true;
 	for (unsigned r = 0; r <= MAX_EXIT; r++)
-		if (R.exits[r]) {
-			fprintf(f, "%s%s %" PRIu64, first ? "" : ", ", exit_name(r), R.exits[r]);
+		if (R->exits[r]) {
+			fprintf(f, "%s%s %" PRIu64, first ? "" : ", ", exit_name(r, rbuf), R->exits[r]);
 			first = false;
 		}
 	fprintf(f, "); hypercalls:");
 	for (unsigned h = 0; h < COWVMM_HC_COUNT; h++)
-		if (R.hcs[h])
-			fprintf(f, " %s %" PRIu64, hc_names[h], R.hcs[h]);
+		if (R->hcs[h])
+			fprintf(f, " %s %" PRIu64, hc_names[h], R->hcs[h]);
 	fprintf(f, "; status %d (%s)\n", status, status_name(status));
 }
 
@@ -254,8 +269,13 @@ static void json_violation(FILE *f, const struct audit_violation *v, bool last)
 	fprintf(f, "}%s\n", last ? "" : ",");
 }
 
-int report_json(const char *path, const struct vm *vm, int status)
+int report_json(const struct vm *vm, const char *path, int status)
 {
+	const struct report_state *R = st(vm);
+	char rbuf[16];
+	const char *dirty_state, *dirty_why;
+	uint64_t dirty_checked;
+	dirty_info(vm, &dirty_state, &dirty_why, &dirty_checked);
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -errno;
@@ -270,20 +290,20 @@ int report_json(const char *path, const struct vm *vm, int status)
 		COWVMM_ABI_VERSION);
 	jstr(f, cmdline);
 	fprintf(f, ", \"ram_bytes\": %" PRIu64 ", \"audit\": %s, \"mutate\": ", vm->mem.size,
-		inspect_opts.audit ? "true" : "false");
-	if (inspect_opts.mutate)
-		jstr(f, inspect_opts.mutate);
+		inspect_auditing(vm) ? "true" : "false");
+	if (mutate_kind(vm))
+		jstr(f, mutate_kind(vm));
 	else
 		fputs("null", f);
 	fprintf(f, ", \"status\": %d, \"status_name\": \"%s\", \"wall_seconds\": %.3f},\n", status,
-		status_name(status), wall_s());
+		status_name(status), wall_s(R));
 
-	fprintf(f, "  \"checkpoints\": {\n    \"total\": %" PRIu64 ",\n    \"by_kind\": {", R.audits);
+	fprintf(f, "  \"checkpoints\": {\n    \"total\": %" PRIu64 ",\n    \"by_kind\": {", R->audits);
 	for (unsigned k = 0; k < COWVMM_CP_COUNT; k++)
-		fprintf(f, "%s\"%s\": %" PRIu64, k ? ", " : "", audit_checkpoint_name(k), R.by_kind[k]);
-	fprintf(f, "},\n    \"list_truncated\": %s,\n    \"list\": [\n", R.audits > R.ncps ? "true" : "false");
-	for (size_t i = 0; i < R.ncps; i++) {
-		const struct cp_rec *c = &R.cps[i];
+		fprintf(f, "%s\"%s\": %" PRIu64, k ? ", " : "", audit_checkpoint_name(k), R->by_kind[k]);
+	fprintf(f, "},\n    \"list_truncated\": %s,\n    \"list\": [\n", R->audits > R->ncps ? "true" : "false");
+	for (size_t i = 0; i < R->ncps; i++) {
+		const struct cp_rec *c = &R->cps[i];
 		fprintf(f, "      {\"seq\": %" PRIu64 ", \"kind\": \"%s\", \"pid\": %d, \"pid2\": %d, \"label\": %u, ",
 			c->seq, audit_checkpoint_name(c->cp.checkpoint), c->cp.pid, c->cp.pid2, c->cp.label);
 		jhex(f, "va", c->cp.va, ", ");
@@ -291,7 +311,7 @@ int report_json(const char *path, const struct vm *vm, int status)
 		jhex(f, "frame_new", c->cp.frame_new, ", ");
 		fprintf(f, "\"violations\": %u, \"full\": %s, \"audit_us\": %.1f}%s\n", c->violations,
 			c->full ? "true" : "false", c->ns / 1e3,
-			i + 1 < R.ncps ? "," : "");
+			i + 1 < R->ncps ? "," : "");
 	}
 	fprintf(f, "    ]\n  },\n");
 
@@ -299,22 +319,22 @@ int report_json(const char *path, const struct vm *vm, int status)
 		   "\"time_us_max\": %.1f, \"managed_frames\": %" PRIu64 ", \"free_frames_last\": %" PRIu64 ",\n"
 		   "             \"full\": %" PRIu64 ", \"local\": %" PRIu64 ", \"local_fallbacks\": %" PRIu64
 		   ", \"full_every\": %u, \"dirty_log\": {\"state\": ",
-		R.audits, R.ns_total / 1e3, R.audits ? R.ns_total / 1e3 / R.audits : 0.0, R.ns_max / 1e3,
-		R.frames, R.free_frames, R.full, R.local, R.fallback, R.full_every);
-	jstr(f, R.dirty_state ? R.dirty_state : "off");
+		R->audits, R->ns_total / 1e3, R->audits ? R->ns_total / 1e3 / R->audits : 0.0, R->ns_max / 1e3,
+		R->frames, R->free_frames, R->full, R->local, R->fallback, R->full_every);
+	jstr(f, dirty_state);
 	fprintf(f, ", \"reason\": ");
-	jstr(f, R.dirty_why ? R.dirty_why : "");
-	fprintf(f, ", \"checked\": %" PRIu64 "}},\n", R.dirty_checked);
+	jstr(f, dirty_why);
+	fprintf(f, ", \"checked\": %" PRIu64 "}},\n", dirty_checked);
 
 	fprintf(f, "  \"violations\": {\n    \"total\": %" PRIu64 ",\n    \"list_truncated\": %s,\n    \"list\": [\n",
-		R.violations, R.violations > R.nv ? "true" : "false");
-	for (size_t i = 0; i < R.nv; i++)
-		json_violation(f, &R.v[i], i + 1 == R.nv);
+		R->violations, R->violations > R->nv ? "true" : "false");
+	for (size_t i = 0; i < R->nv; i++)
+		json_violation(f, &R->v[i], i + 1 == R->nv);
 	fprintf(f, "    ]\n  },\n");
 
 	fprintf(f, "  \"processes\": [\n");
-	for (size_t i = 0; i < R.nprocs; i++) {
-		const struct proc_rec *r = &R.procs[i];
+	for (size_t i = 0; i < R->nprocs; i++) {
+		const struct proc_rec *r = &R->procs[i];
 		fprintf(f, "    {\"pid\": %d, \"ppid\": %d, \"name\": ", r->last.pid, r->last.ppid);
 		jstr(f, r->last.name);
 		fprintf(f, ", \"audits\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"writable\": %" PRIu64 ", \"cow\": %" PRIu64
@@ -322,22 +342,79 @@ int report_json(const char *path, const struct vm *vm, int status)
 			   ", \"peak_pages\": %" PRIu64 ", \"peak_cow\": %" PRIu64 ", \"peak_shared\": %" PRIu64 "}%s\n",
 			r->audits, r->last.pages, r->last.writable, r->last.cow, r->last.shared, r->last.zero,
 			r->last.huge, r->last.tables, r->peak_pages, r->peak_cow, r->peak_shared,
-			i + 1 < R.nprocs ? "," : "");
+			i + 1 < R->nprocs ? "," : "");
 	}
 	fprintf(f, "  ],\n");
 
-	fprintf(f, "  \"exits\": {\"total\": %" PRIu64 ", \"by_reason\": {", R.nexits);
+	fprintf(f, "  \"exits\": {\"total\": %" PRIu64 ", \"by_reason\": {", R->nexits);
 	bool first = true;
 	for (unsigned r = 0; r <= MAX_EXIT; r++)
-		if (R.exits[r]) {
-			fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ", exit_name(r), R.exits[r]);
+		if (R->exits[r]) {
+			fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ", exit_name(r, rbuf), R->exits[r]);
 			first = false;
 		}
 	fprintf(f, "}, \"hypercalls\": {");
 	for (unsigned h = 0; h < COWVMM_HC_COUNT; h++)
-		fprintf(f, "%s\"%s\": %" PRIu64, h ? ", " : "", hc_names[h], R.hcs[h]);
+		fprintf(f, "%s\"%s\": %" PRIu64, h ? ", " : "", hc_names[h], R->hcs[h]);
 	fprintf(f, "}}\n}\n");
 	if (fclose(f))
 		return -errno;
 	return 0;
 }
+
+/* ---- the module --------------------------------------------------------------- */
+
+static const struct vmm_option report_options[] = {
+	{ "report", true, 0 },
+	{ NULL, false, 0 },
+};
+
+static int report_option(struct vm *vm, int id, const char *arg)
+{
+	(void)id;
+	st(vm)->path = arg;
+	return 0;
+}
+
+static void report_usage(FILE *f)
+{
+	fprintf(f,
+		"      --report FILE     write the run's report as JSON (schema: see\n"
+		"                        doc/report-schema.md)\n");
+}
+
+static int report_finish(struct vm *vm, int status)
+{
+	const char *path = st(vm)->path;
+	if (!path)
+		return status;
+	int r = report_json(vm, path, status);
+	if (r) {
+		fprintf(stderr, "vmm: cannot write report %s: %s\n", path, strerror(-r));
+		if (status == VMM_EXIT_OK)
+			status = VMM_EXIT_USAGE;
+	}
+	return status;
+}
+
+static void report_teardown(struct vm *vm)
+{
+	struct report_state *R = st(vm);
+	free(R->cps);
+	free(R->procs);
+	R->cps = NULL;
+	R->procs = NULL;
+}
+
+static const struct vmm_module report_module = {
+	.name = "report",
+	.order = 30,
+	.state_size = sizeof(struct report_state),
+	.options = report_options,
+	.usage = report_usage,
+	.option = report_option,
+	.on_exit = report_exit,
+	.finish = report_finish,
+	.teardown = report_teardown,
+};
+VMM_MODULE(report_module);

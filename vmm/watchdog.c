@@ -1,4 +1,4 @@
-/* vmm/watchdog.c — stop a guest that runs too long: POSIX timer + SIGALRM + immediate_exit. */
+/* vmm/watchdog.c — stop a guest that runs too long: POSIX timer + SIGALRM + immediate_exit on every vCPU. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +9,10 @@
 
 #include "vmm.h"
 
+/* The only mutable globals of the VMM: what the signal handler touches.  The
+ * VM it points at outlives the timer (watchdog_stop() clears it first). */
 static volatile sig_atomic_t fired;
-static struct kvm_run *volatile wd_run;
-static timer_t timer;
-static bool armed;
+static struct vm *volatile wd_vm;
 
 /* The signal interrupts KVM_RUN (-EINTR).  If it lands between two KVM_RUNs,
  * immediate_exit makes the next one return -EINTR at once (KVM_CAP_IMMEDIATE_EXIT);
@@ -21,13 +21,16 @@ static void on_alarm(int sig)
 {
 	(void)sig;
 	fired = 1;
-	if (wd_run)
-		wd_run->immediate_exit = 1;
+	struct vm *vm = wd_vm;
+	if (vm)
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			if (vm->vcpus[i].run)
+				vm->vcpus[i].run->immediate_exit = 1;
 }
 
-void watchdog_start(struct vm *vm, unsigned secs)
+void watchdog_start(struct vm *vm)
 {
-	if (secs == 0)
+	if (vm->timeout_s == 0)
 		return;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -35,18 +38,20 @@ void watchdog_start(struct vm *vm, unsigned secs)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN must return */
 	sigaction(SIGALRM, &sa, NULL);
-	wd_run = vm->cap.immediate_exit ? vm->run : NULL;
+	wd_vm = vm->cap.immediate_exit ? vm : NULL;
+	timer_t *t = malloc(sizeof *t);
 	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM };
-	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0) {
+	if (!t || timer_create(CLOCK_MONOTONIC, &sev, t) < 0) {
 		perror("vmm: timer_create");
 		exit(VMM_EXIT_NO_KVM);
 	}
 	struct itimerspec its = {
-		.it_value = { .tv_sec = secs },
+		.it_value = { .tv_sec = vm->timeout_s },
 		.it_interval = { .tv_nsec = 100 * 1000 * 1000 },
 	};
-	timer_settime(timer, 0, &its, NULL);
-	armed = true;
+	timer_settime(*t, 0, &its, NULL);
+	vm->wd_timer = t;
+	vm->wd_armed = true;
 }
 
 bool watchdog_fired(void)
@@ -54,10 +59,14 @@ bool watchdog_fired(void)
 	return fired;
 }
 
-void watchdog_stop(void)
+void watchdog_stop(struct vm *vm)
 {
-	if (armed)
-		timer_delete(timer);
-	armed = false;
-	wd_run = NULL;
+	if (vm->wd_armed) {
+		timer_t *t = vm->wd_timer;
+		timer_delete(*t);
+		free(t);
+	}
+	vm->wd_timer = NULL;
+	vm->wd_armed = false;
+	wd_vm = NULL;
 }

@@ -1,4 +1,4 @@
-/* tests/unit/fakeguest.h — TAP output and a synthetic guest RAM with page tables built by hand. */
+/* tests/unit/fakeguest.h — a synthetic guest RAM with page tables built by hand (TAP from tap.h). */
 #ifndef FAKEGUEST_H
 #define FAKEGUEST_H
 
@@ -6,31 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm.h"
-
-/* ---- TAP ------------------------------------------------------------- */
-static int tap_n, tap_failed;
-
-#define OK(cond, ...) do { \
-	int ok_ = !!(cond); /* evaluated once: it may run an audit */ \
-	tap_n++; \
-	if (ok_) { printf("ok %d - ", tap_n); } \
-	else { tap_failed++; printf("not ok %d - ", tap_n); } \
-	printf(__VA_ARGS__); printf("\n"); \
-	if (!ok_) printf("#   failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-} while (0)
-
-#define EQ(a, b, ...) do { \
-	unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b); \
-	OK(a_ == b_, __VA_ARGS__); \
-	if (a_ != b_) printf("#   got 0x%llx, expected 0x%llx\n", a_, b_); \
-} while (0)
-
-static inline int tap_done(void)
-{
-	printf("1..%d\n", tap_n);
-	return tap_failed ? 1 : 0;
-}
+#include "cowvmm/abi.h"
+#include "guest_mem.h"
+#include "ptwalk.h"
+#include "tap.h"
 
 /* ---- fake RAM ---------------------------------------------------------- */
 #define PG 4096ull
@@ -89,7 +68,7 @@ static inline uint64_t fake_entry(struct fake *f, uint64_t root, uint64_t va, in
 {
 	uint64_t t = root;
 	for (int l = 4; ; l--) {
-		uint64_t egpa = t + 8 * ((va >> (12 + 9 * (l - 1))) & 511);
+		uint64_t egpa = t + 8 * ptw_index(va, l);
 		if (l == level)
 			return egpa;
 		uint64_t *e = fake_u64(f, egpa);

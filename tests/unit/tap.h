@@ -1,4 +1,4 @@
-/* tests/unit/tap.h — minimal TAP producer for the C unit tests (plan printed at the end). */
+/* tests/unit/tap.h — the one TAP producer of the C unit tests: test points counted, the plan printed at the end. */
 #ifndef COWVMM_TAP_H
 #define COWVMM_TAP_H
 
@@ -7,11 +7,8 @@
 
 static int tap_count, tap_failures;
 
-/* One test point: "ok N - msg" or "not ok N - msg". Evaluates to cond. */
-#define ok(cond, ...) tap_ok_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-
-__attribute__((format(printf, 4, 5)))
-static inline int tap_ok_(int cond, const char *file, int line, const char *fmt, ...)
+__attribute__((format(printf, 5, 6), unused))
+static int tap_ok_(int cond, const char *expr, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 	tap_count++;
@@ -22,15 +19,27 @@ static inline int tap_ok_(int cond, const char *file, int line, const char *fmt,
 	printf("\n");
 	if (!cond) {
 		tap_failures++;
-		printf("#   failed at %s:%d\n", file, line);
+		printf("#   failed: %s (%s:%d)\n", expr, file, line);
 	}
 	fflush(stdout);
 	return cond;
 }
 
+/* One test point: "ok N - msg" or "not ok N - msg" (the condition is
+ * evaluated once: it may run an audit).  Evaluates to the condition. */
+#define ok(cond, ...) tap_ok_(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
+#define OK(cond, ...) ((void)ok(cond, __VA_ARGS__))
+
+/* A test point on equality, showing both values when they differ. */
+#define EQ(a, b, ...) do { \
+	unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b); \
+	if (!ok(a_ == b_, __VA_ARGS__)) \
+		printf("#   got 0x%llx, expected 0x%llx\n", a_, b_); \
+} while (0)
+
 #define diag(...) (printf("# "), printf(__VA_ARGS__), printf("\n"))
 
-/* Print the plan; the test program's exit status. */
+/* Print the plan (counted, never written by hand); the program's exit status. */
 static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_count);

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "vmm.h"
+#include "books.h"
 
 #define RAM (64ull << 20)
 

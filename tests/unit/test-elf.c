@@ -1,11 +1,13 @@
 /* tests/unit/test-elf.c — the kernel ELF validator/loader against images built here, valid and malformed. */
 #include <elf.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
-#include "vmm.h"
+#include "cowvmm/abi.h"
+#include "elf_load.h"
 
 #define RAM (8ull << 20)
 #define KB COWVMM_KERNEL_BASE

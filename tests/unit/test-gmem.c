@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "vmm.h"
+#include "cowvmm/abi.h"
+#include "guest_mem.h"
 
 #define RAM (4ull << 20)
 

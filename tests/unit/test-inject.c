@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "inject.h"
 #include "vmm.h"
 
 static struct inject_cfg c;
@@ -112,14 +113,16 @@ static void install(void)
 {
 	struct vm vm;
 	memset(&vm, 0, sizeof vm);
+	vm.seed = 42;
+	ok(vm_modules_init(&vm) == 0 && inject_state(&vm), "the inject module registered, with its state");
 	ok(gmem_init(&vm.mem, 4u << 20) == 0, "4 MiB of guest RAM");
-	memset(&inject_run, 0, sizeof inject_run);
-	ok(inject_install(&vm, 42) == 0, "no --inject: nothing installed");
-	struct cowvmm_boot_info *bi = gmem_ptr(&vm.mem, COWVMM_BOOT_INFO_GPA, sizeof *bi);
+	struct cowvmm_boot_info *bi = boot_write_info(&vm);
+	ok(inject_install(&vm, bi) == 0, "no --inject: nothing installed");
 	ok(bi && bi->inject_gpa == 0, "boot info keeps inject_gpa 0");
-	ok(inject_parse(&inject_run, "alloc:pt:nth=2", err, sizeof err) == 0, "one rule");
-	inject_run.plan.rule[COWVMM_SITE_PT_PAGE].calls = 99; /* must not leak into the guest */
-	ok(inject_install(&vm, 42) == 0, "installed");
+	struct inject_cfg *c = &inject_state(&vm)->cfg;
+	ok(inject_parse(c, "alloc:pt:nth=2", err, sizeof err) == 0, "one rule");
+	c->plan.rule[COWVMM_SITE_PT_PAGE].calls = 99; /* must not leak into the guest */
+	ok(inject_install(&vm, bi) == 0, "installed");
 	ok(bi->inject_gpa && bi->inject_gpa % 8 == 0 && bi->inject_gpa + sizeof(struct cowvmm_inject_plan) <= COWVMM_BOOT_PT_GPA &&
 	   (bi->inject_gpa >= COWVMM_BOOT_INFO_GPA + sizeof *bi || bi->inject_gpa + sizeof(struct cowvmm_inject_plan) <= COWVMM_BOOT_INFO_GPA),
 	   "plan at 0x%llx: below the boot page tables, clear of the boot info", (unsigned long long)bi->inject_gpa);
@@ -128,6 +131,7 @@ static void install(void)
 	   p->rule[COWVMM_SITE_PT_PAGE].nth == 2 && p->rule[COWVMM_SITE_PT_PAGE].calls == 0,
 	   "plan contents: magic, seed, rule, counters zero");
 	gmem_free(&vm.mem);
+	vm_modules_free(&vm);
 }
 
 int main(void)

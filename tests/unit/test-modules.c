@@ -1,0 +1,292 @@
+/* tests/unit/test-modules.c — the VMM's modules wired together without KVM: registry, options, --help, HC_DESCRIBE + HC_INSPECT through the hypercall table, the report, PTE injection, the bench report (TAP). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "books.h"
+#include "inject.h"
+#include "report.h"
+#include "simguest.h"
+#include "tap.h"
+#include "vmm.h"
+
+#define RAM (16ull << 20)
+#define ARG_GPA 0x8000ull /* hypercall arguments: below the frames the sim manages */
+
+/* A VM object over the simulated guest's RAM, with every linked module's
+ * state and a vCPU that has no KVM behind it (fd -1: any ioctl fails). */
+static void vm_over(struct vm *vm, struct sim *s)
+{
+	memset(vm, 0, sizeof *vm);
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->quiet = true;
+	vm->mem = s->f.m;
+	vm->nvcpus = 1;
+	vm->vcpus[0] = (struct vcpu){ .vm = vm, .id = 0, .fd = -1, .stats_fd = -1 };
+	if (vm_modules_init(vm)) {
+		printf("Bail out! vm_modules_init\n");
+		exit(1);
+	}
+}
+
+/* Hand one option to the module that registered it, as main() does. */
+static int option(struct vm *vm, const char *name, const char *arg)
+{
+	for (size_t i = 0; i < vm->nmods; i++)
+		for (const struct vmm_option *o = vm->mods[i]->options; o && o->name; o++)
+			if (!strcmp(o->name, name))
+				return vm->mods[i]->option(vm, o->id, arg);
+	return -1;
+}
+
+static int setup(struct vm *vm)
+{
+	lifecycle_register(vm);
+	for (size_t i = 0; i < vm->nmods; i++)
+		if (vm->mods[i]->setup && vm->mods[i]->setup(vm))
+			return -1;
+	return 0;
+}
+
+static int finish(struct vm *vm, int st)
+{
+	for (size_t i = 0; i < vm->nmods; i++)
+		if (vm->mods[i]->finish)
+			st = vm->mods[i]->finish(vm, st);
+	return st;
+}
+
+/* Put a hypercall argument in guest RAM and dispatch it as the run loop does. */
+static int hypercall(struct vm *vm, unsigned nr, const void *arg, size_t n)
+{
+	memcpy(gmem_ptr(&vm->mem, ARG_GPA, n), arg, n);
+	return hypercall_dispatch(&vm->vcpus[0], nr, ARG_GPA);
+}
+
+static int inspect(struct vm *vm, uint32_t kind, int32_t pid, int32_t pid2, uint32_t *verdict)
+{
+	struct cowvmm_hc_inspect c = { .checkpoint = kind, .pid = pid, .pid2 = pid2 };
+	int r = hypercall(vm, COWVMM_HC_INSPECT, &c, sizeof c);
+	const struct cowvmm_hc_inspect *back = gmem_ptr(&vm->mem, ARG_GPA, sizeof *back);
+	*verdict = back->verdict;
+	return r;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[1 << 16];
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	buf[n] = 0;
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* ---- the registry ------------------------------------------------------------ */
+
+static void test_registry(void)
+{
+	struct sim s;
+	struct vm vm;
+	scenario(&s, RAM);
+	vm_over(&vm, &s);
+	/* A static library links the modules a test refers to: all but the probe. */
+	static const char *const want[] = { "books", "inject", "inspect", "dirty", "mutate", "ptdump", "dot",
+					    "report", "bench" };
+	size_t found = 0;
+	for (size_t i = 0; i < vm.nmods; i++)
+		for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+			found += !strcmp(vm.mods[i]->name, want[k]);
+	ok(found == sizeof want / sizeof want[0], "%zu modules registered through the linker set", vm.nmods);
+	bool sorted = true, states = true, helpful = true;
+	for (size_t i = 0; i < vm.nmods; i++) {
+		sorted &= i == 0 || vm.mods[i - 1]->order <= vm.mods[i]->order;
+		states &= !vm.mods[i]->state_size || vm_state(&vm, vm.mods[i]) != NULL;
+		for (const struct vmm_option *o = vm.mods[i]->options; o && o->name; o++) {
+			/* Every option is in its module's --help section. */
+			char *text = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&text, &len);
+			if (vm.mods[i]->usage)
+				vm.mods[i]->usage(f);
+			fclose(f);
+			char want[64];
+			snprintf(want, sizeof want, "--%s", o->name);
+			if (!vm.mods[i]->option || !strstr(text, want)) {
+				diag("module %s: option %s has no handler or no --help line", vm.mods[i]->name, want);
+				helpful = false;
+			}
+			free(text);
+			/* And no two modules claim the same name. */
+			for (size_t j = 0; j < vm.nmods; j++)
+				for (const struct vmm_option *p = vm.mods[j]->options; p && p->name; p++)
+					if (p != o && !strcmp(p->name, o->name)) {
+						diag("option --%s registered twice", o->name);
+						helpful = false;
+					}
+		}
+	}
+	ok(sorted, "modules in their declared order");
+	ok(states, "every module with state has it in the VM object");
+	ok(helpful, "every module option has a handler, a --help line and a unique name");
+	ok(option(&vm, "audit-full-every", "0") == VMM_EXIT_USAGE, "--audit-full-every 0 refused");
+	ok(option(&vm, "mutate", "nonsense") == VMM_EXIT_USAGE, "--mutate nonsense refused");
+	ok(option(&vm, "dump-pt", "x@fork") == VMM_EXIT_USAGE, "--dump-pt x refused");
+	ok(option(&vm, "inject", "alloc:nowhere:nth=1") == VMM_EXIT_USAGE, "--inject with a bad site refused");
+	vm_modules_free(&vm);
+	sim_free(&s);
+}
+
+/* ---- HC_DESCRIBE + HC_INSPECT + the report ----------------------------------- */
+
+static void test_inspect(void)
+{
+	struct sim s;
+	struct vm vm;
+	uint32_t verdict = 0;
+	scenario(&s, RAM);
+	vm_over(&vm, &s);
+	char path[] = "/tmp/test-modules-report.XXXXXX";
+	int fd = mkstemp(path);
+	ok(fd >= 0, "temporary report file");
+	close(fd);
+	ok(option(&vm, "report", path) == 0 && option(&vm, "no-dirty-log", NULL) == 0, "--report FILE --no-dirty-log");
+	ok(setup(&vm) == 0 && (vm.boot_flags & COWVMM_BOOT_F_AUDIT), "setup: audits by default");
+	ok(inspect(&vm, COWVMM_CP_FORK, 1, 2, &verdict) == VMM_EXIT_CRASH,
+	   "INSPECT before DESCRIBE is a guest error");
+	ok(hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_CONTINUE && vm_books(&vm)->valid,
+	   "DESCRIBE accepted: the books are known");
+	ok(hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_EXIT_CRASH, "DESCRIBE twice refused");
+	struct guest_proc p;
+	uint32_t slot = 99;
+	ok(books_find_pid(vm_books(&vm), 2, &p, &slot) && slot == 1 && !strcmp(p.name, "child") &&
+	   books_has_mm(p.state, p.cr3), "books: pid 2 is the child in slot 1, with an address space");
+	ok(books_refcount(vm_books(&vm), s.d.zero_frame) == *rc(&s, s.d.zero_frame) &&
+	   books_refcount(vm_books(&vm), s.nframes) == -1, "books: refcounts read, out of range refused");
+	ok(inspect(&vm, COWVMM_CP_FORK, 1, 2, &verdict) == VMM_CONTINUE && verdict == 0,
+	   "clean fork checkpoint: the guest goes on, verdict 0");
+	/* A kernel bug: the parent's shared data page made writable again. */
+	uint64_t *pte = sim_pte(&s, 0, VA_DATA + PG);
+	*pte = (*pte | COWVMM_PTE_RW) & ~COWVMM_PTE_COW;
+	ok(inspect(&vm, COWVMM_CP_USER, 1, 0, &verdict) == VMM_EXIT_GUEST_FAIL && verdict > 0,
+	   "shared writable page: the run ends with status 1, verdict %u", verdict);
+	ok(finish(&vm, VMM_EXIT_GUEST_FAIL) == VMM_EXIT_GUEST_FAIL, "finish keeps the status");
+	const char *json = slurp(path);
+	ok(strstr(json, "\"schema\": \"cowvmm-report\"") && strstr(json, "\"total\": 2") &&
+	   strstr(json, "\"kind\": \"shared-writable\"") && strstr(json, "\"state\": \"off\"") &&
+	   strstr(json, "\"reason\": \"--no-dirty-log\""),
+	   "the JSON report has both checkpoints, the violation and the dirty log's state");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	report_text(&vm, f, VMM_EXIT_GUEST_FAIL);
+	fclose(f);
+	ok(strstr(text, "2 checkpoint(s) audited") && strstr(text, "1 violation(s)") &&
+	   strstr(text, "hypercalls:") && strstr(text, "status 1 (guest-failure)"),
+	   "the text summary counts checkpoints, violations and the status");
+	free(text);
+	unlink(path);
+	vm_modules_free(&vm);
+
+	/* --audit-continue: counted, not fatal. */
+	vm_over(&vm, &s);
+	ok(option(&vm, "audit-continue", NULL) == 0 && option(&vm, "no-dirty-log", NULL) == 0 && setup(&vm) == 0 &&
+	   hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_CONTINUE, "--audit-continue run set up");
+	ok(inspect(&vm, COWVMM_CP_USER, 1, 0, &verdict) == VMM_CONTINUE && verdict > 0,
+	   "--audit-continue: the guest goes on, verdict %u", verdict);
+	vm_modules_free(&vm);
+
+	/* A timing run does not audit, and says so to a guest that asks anyway. */
+	vm_over(&vm, &s);
+	ok(option(&vm, "bench", NULL) == 0 && setup(&vm) == 0 && !(vm.boot_flags & COWVMM_BOOT_F_AUDIT) &&
+	   (vm.boot_flags & COWVMM_BOOT_F_BENCH) && !strcmp(vm.cmdline, "cowbench"),
+	   "--bench: no audit flag, the bench flag, cowbench by default");
+	ok(inspect(&vm, COWVMM_CP_USER, 1, 0, &verdict) == VMM_EXIT_CRASH, "INSPECT in a timing run is a guest error");
+	vm_modules_free(&vm);
+	sim_free(&s);
+}
+
+/* ---- PTE injection through HC_INJECT ----------------------------------------- */
+
+static void test_inject(void)
+{
+	struct sim s;
+	struct vm vm;
+	scenario(&s, RAM);
+	vm_over(&vm, &s);
+	ok(option(&vm, "inject", "pte:clear-rw@fork") == 0 && option(&vm, "inject", "pte:free-frame@user") == 0 &&
+	   option(&vm, "inject", "exc:pf-cow@exit") == 0 && setup(&vm) == 0 &&
+	   hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_CONTINUE, "three actions set up");
+	/* The vCPU "runs" the child: its sregs as KVM would give them. */
+	vm.vcpus[0].sregs.cr3 = s.root[1];
+	vm.vcpus[0].have_sregs = true;
+	/* clear-rw wants a private writable page: give the child one. */
+	uint64_t f = sim_page(&s, 1, VA_DATA + 9 * PG, DATA_FLAGS);
+	struct cowvmm_hc_inject_point ip = { .checkpoint = COWVMM_CP_FORK, .pid = 2 };
+	ok(hypercall(&vm, COWVMM_HC_INJECT, &ip, sizeof ip) == VMM_CONTINUE, "fork inject point");
+	const struct cowvmm_hc_inject_point *back = gmem_ptr(&vm.mem, ARG_GPA, sizeof *back);
+	struct inject_cfg *c = &inject_state(&vm)->cfg;
+	ok(back->applied && c->act[0].applied && !(*sim_pte(&s, 1, VA_DATA + 9 * PG) & COWVMM_PTE_RW) &&
+	   (*sim_pte(&s, 1, VA_DATA + 9 * PG) & COWVMM_PTE_ADDR) == f * PG,
+	   "clear-rw: the child's only writable page lost RW (%s)", c->act[0].result);
+	ip.checkpoint = COWVMM_CP_USER;
+	ok(hypercall(&vm, COWVMM_HC_INJECT, &ip, sizeof ip) == VMM_CONTINUE && c->act[1].applied, "free-frame applied: %s",
+	   c->act[1].result);
+	uint64_t nf = (*sim_pte(&s, 1, VA_TEXT) & COWVMM_PTE_ADDR) / PG;
+	ok(nf != 0 && *rc(&s, nf) == 0 && *pins(&s, nf) == 0, "the lowest user page now maps free frame 0x%llx",
+	   (unsigned long long)nf);
+	ip.checkpoint = COWVMM_CP_EXIT;
+	vm.vcpus[0].sregs.cs.selector = 0x23; /* in user mode: the #PF would be queued at once */
+	ok(hypercall(&vm, COWVMM_HC_INJECT, &ip, sizeof ip) == VMM_CONTINUE && c->act[2].fired && !c->act[2].applied &&
+	   strstr(c->act[2].result, "VCPU_EVENTS"), "an exception without KVM_CAP_VCPU_EVENTS: not applied, said why");
+	ip.checkpoint = 99;
+	ok(hypercall(&vm, COWVMM_HC_INJECT, &ip, sizeof ip) == VMM_EXIT_CRASH, "inject point of an unknown kind refused");
+	vm_modules_free(&vm);
+	sim_free(&s);
+}
+
+/* ---- the bench report --------------------------------------------------------- */
+
+static void test_bench(void)
+{
+	struct bench_state b;
+	memset(&b, 0, sizeof b);
+	b.o.enabled = true;
+	b.tsc_khz = 1000000; /* 1 GHz: 1 tick = 1 ns */
+	b.samples = calloc(101, sizeof *b.samples);
+	for (uint64_t i = 0; i < 100; i++)
+		b.samples[b.nsamples++] = (struct cowvmm_sample){ .event = COWVMM_EV_COW_WRITE, .ticks = 100 - i };
+	b.samples[b.nsamples++] = (struct cowvmm_sample){ .event = COWVMM_EV_FORK, .arg = 4, .ticks = 7000 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int r = bench_report(&b, f);
+	fclose(f);
+	ok(r == 0 && b.ngroups == 2, "two groups from 101 samples (status %d)", r);
+	const struct bench_group *g = bench_group_find(&b, COWVMM_EV_COW_WRITE, 0);
+	ok(g && g->count == 100 && g->min == 1 && g->max == 100 && g->p50 >= 50 && g->p50 <= 51 && g->mean == 50.5,
+	   "cow_write: min 1, p50 %llu, max 100, mean 50.5", g ? (unsigned long long)g->p50 : 0ull);
+	ok(bench_ns(&b, 1000) == 1000.0, "ticks to ns with the TSC rate");
+	ok(strstr(text, "cow_write") && strstr(text, "fork"), "the table names both events");
+	free(text);
+	char path[] = "/tmp/test-modules-bench.XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	ok(bench_write_json(&b, path) == 0, "bench JSON written");
+	const char *json = slurp(path);
+	ok(strstr(json, "\"cow_write\"") && strstr(json, "\"fork\""), "bench JSON has both events");
+	unlink(path);
+	bench_free(&b);
+}
+
+int main(void)
+{
+	test_registry();
+	test_inspect();
+	test_inject();
+	test_bench();
+	return tap_done();
+}

@@ -1,0 +1,89 @@
+/* vmm/books.c — reading the guest's process table and frame arrays, every entry bounds-checked at every read. */
+#include <string.h>
+
+#include "books.h"
+
+void books_init(struct books *b, const struct gmem *m, const struct cowvmm_hc_describe *d)
+{
+	b->m = m;
+	b->d = *d;
+	b->valid = true;
+}
+
+bool books_proc(const struct books *b, uint32_t slot, struct guest_proc *out)
+{
+	if (!b->valid || slot >= b->d.nproc)
+		return false;
+	const struct cowvmm_proc_layout *l = &b->d.proc;
+	const uint8_t *e = books_proc_entry(b, slot);
+	if (!e || l->stride < 16 || l->off_pid > l->stride - 4 || l->off_ppid > l->stride - 4 ||
+	    l->off_state > l->stride - 4 || l->off_cr3 > l->stride - 8 || l->off_name > l->stride - 16)
+		return false;
+	memset(out, 0, sizeof *out);
+	memcpy(&out->pid, e + l->off_pid, 4);
+	memcpy(&out->ppid, e + l->off_ppid, 4);
+	memcpy(&out->state, e + l->off_state, 4);
+	memcpy(&out->cr3, e + l->off_cr3, 8);
+	memcpy(out->name, e + l->off_name, 16);
+	out->name[16] = 0;
+	for (char *c = out->name; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?'; /* hostile bytes never reach a terminal or the JSON */
+	return out->pid != 0 && out->state != COWVMM_PSTATE_UNUSED;
+}
+
+bool books_find_pid(const struct books *b, int32_t pid, struct guest_proc *out, uint32_t *slot)
+{
+	for (uint32_t i = 0; b->valid && i < b->d.nproc; i++)
+		if (books_proc(b, i, out) && out->pid == pid) {
+			if (slot)
+				*slot = i;
+			return true;
+		}
+	return false;
+}
+
+const uint8_t *books_proc_entry(const struct books *b, uint32_t slot)
+{
+	if (!b->valid || slot >= b->d.nproc)
+		return NULL;
+	return gmem_ptr(b->m, b->d.proc_table_gpa + (uint64_t)slot * b->d.proc.stride, b->d.proc.stride);
+}
+
+bool books_has_mm(uint32_t state, uint64_t cr3)
+{
+	return state != COWVMM_PSTATE_ZOMBIE && (cr3 & COWVMM_PTE_ADDR) != 0;
+}
+
+static uint32_t *frame_cell(const struct books *b, uint64_t array_gpa, uint64_t f)
+{
+	if (!b->valid || !array_gpa || f >= b->d.nframes)
+		return NULL;
+	return gmem_ptr(b->m, array_gpa + 4 * f, 4);
+}
+
+uint32_t *books_refcount_ptr(const struct books *b, uint64_t f)
+{
+	return frame_cell(b, b->d.refcount_gpa, f);
+}
+
+uint32_t *books_pins_ptr(const struct books *b, uint64_t f)
+{
+	return frame_cell(b, b->d.pins_gpa, f);
+}
+
+bool books_frame_counts(const struct books *b, uint64_t f, uint32_t *refcount, uint32_t *pins)
+{
+	const uint32_t *r = books_refcount_ptr(b, f), *p = books_pins_ptr(b, f);
+	if (!r || !p)
+		return false;
+	memcpy(refcount, r, 4);
+	memcpy(pins, p, 4);
+	return true;
+}
+
+int64_t books_refcount(const struct books *b, uint64_t f)
+{
+	const uint32_t *r = books_refcount_ptr(b, f);
+	return r ? (int64_t)*r : -1;
+}

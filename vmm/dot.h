@@ -1,0 +1,20 @@
+/* vmm/dot.h — --dot: Graphviz pictures of two processes' page-table trees and the frames they reach. */
+#ifndef COWVMM_DOT_H
+#define COWVMM_DOT_H
+
+#include <stdint.h>
+
+#include "audit.h"
+
+/* Runs of pages collapsed, shared COW frames highlighted, the page at `va`
+ * marked.  Writes DIR/NAME.dot and, when `dot` is on PATH, DIR/NAME.svg.
+ * Returns 0 or -errno.  Pure (but for running Graphviz). */
+int dot_write(const char *dir, const char *name, const char *title, const struct books *b,
+	      int pid, int pid2, uint64_t va);
+
+struct vm;
+/* The module: at a checkpoint, draw the first fork and the first COW copy
+ * (before and after). */
+void dot_at_checkpoint(struct vm *vm, const struct audit *a, const struct cowvmm_hc_inspect *cp);
+
+#endif /* COWVMM_DOT_H */
