@@ -33,7 +33,9 @@ static uint64_t pct(const uint64_t *s, uint64_t n, unsigned p)
 /* Sort all samples and cut them into (event, arg) groups. */
 static int make_groups(struct bench_state *b)
 {
-	qsort(b->samples, b->nsamples, sizeof *b->samples, cmp_sample);
+	/* No samples (a guest that never sent phase 2): qsort's pointer may not be NULL. */
+	if (b->nsamples)
+		qsort(b->samples, b->nsamples, sizeof *b->samples, cmp_sample);
 	b->sorted = malloc((b->nsamples + 1) * sizeof *b->sorted);
 	b->groups = malloc((b->nsamples + 1) * sizeof *b->groups);
 	if (!b->sorted || !b->groups)

@@ -280,6 +280,13 @@ static void test_bench(void)
 	ok(strstr(json, "\"cow_write\"") && strstr(json, "\"fork\""), "bench JSON has both events");
 	unlink(path);
 	bench_free(&b);
+	memset(&b, 0, sizeof b);
+	b.o.enabled = true;
+	f = open_memstream(&text, &len);
+	ok(bench_report(&b, f) == VMM_EXIT_GUEST_FAIL, "no samples: status 1, said so");
+	fclose(f);
+	free(text);
+	bench_free(&b);
 }
 
 int main(void)
