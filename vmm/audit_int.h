@@ -1,4 +1,4 @@
-/* vmm/audit_int.h — the auditor's private state, shared by audit.c (global audit) and audit_cp.c (checkpoints). */
+/* vmm/audit_int.h — the auditor's private state, shared by audit.c (global audit), audit_cp.c (checkpoints), audit_local.c and audit_dirty.c only. */
 #ifndef COWVMM_AUDIT_INT_H
 #define COWVMM_AUDIT_INT_H
 

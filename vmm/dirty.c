@@ -136,8 +136,9 @@ const uint64_t *dirty_before_audit(struct vm *vm, const struct cowvmm_hc_inspect
  * two checks it is left alone and costs nothing.  --mutate dirty-old strikes
  * at the first checked fault that will copy (and keeps faults checked until
  * it has). */
-void dirty_arm(struct vm *vm, const struct audit *a)
+void dirty_arm(struct vcpu *v, const struct audit *a)
 {
+	struct vm *vm = v->vm;
 	struct dirty_state *d = st(vm);
 	uint64_t nbits;
 	bool pending = mutate_pending(vm, "dirty-old");
@@ -148,7 +149,7 @@ void dirty_arm(struct vm *vm, const struct audit *a)
 	int32_t pid, sharer;
 	uint64_t va, frame;
 	if (pending && audit_cow_before(a, &pid, &va, &frame, &sharer) && sharer) {
-		int r = dirty_kvm_write(&vm->vcpus[0], frame * COWVMM_PAGE_SIZE);
+		int r = dirty_kvm_write(v, frame * COWVMM_PAGE_SIZE);
 		if (r) {
 			vm_note(vm, "mutate: dirty-old: KVM refused to write guest memory: %s", strerror(-r));
 		} else {

@@ -7,6 +7,7 @@
 #include "audit.h"
 
 struct vm;
+struct vcpu;
 
 /* Called by the inspect module: at the first checkpoint (enable logging on
  * memslot 0 unless --no-dirty-log or a timing run), before each audit (the
@@ -15,7 +16,7 @@ struct vm;
  * the log: arm the next check), and at the end (one summary line). */
 void dirty_start(struct vm *vm);
 const uint64_t *dirty_before_audit(struct vm *vm, const struct cowvmm_hc_inspect *cp, uint64_t *nbits);
-void dirty_arm(struct vm *vm, const struct audit *a);
+void dirty_arm(struct vcpu *v, const struct audit *a);
 void dirty_summary(const struct vm *vm);
 /* For the report: "off", "on" or "failed", why, and faults checked. */
 void dirty_info(const struct vm *vm, const char **state, const char **why, uint64_t *checked);

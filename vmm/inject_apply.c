@@ -306,8 +306,12 @@ int inject_on_debug(struct vcpu *v)
 		return VMM_CONTINUE; /* still in the kernel: one more step */
 	armed->a = NULL;
 	set_debug(v, false);
-	struct kvm_regs r;
-	KVM_CHECK(v->fd, KVM_GET_REGS, &r, "inject %s", a->spec);
+	const struct kvm_regs *rp = vcpu_regs(v);
+	if (!rp) {
+		fprintf(stderr, "vmm: ioctl KVM_GET_REGS (inject %s) failed\n", a->spec);
+		exit(VMM_EXIT_NO_KVM);
+	}
+	struct kvm_regs r = *rp;
 	if (!user) {
 		snprintf(a->result, sizeof a->result, "still in the kernel after %u steps", armed->steps);
 	} else if ((s.cr3 & COWVMM_PTE_ADDR) != (armed->cr3 & COWVMM_PTE_ADDR)) {

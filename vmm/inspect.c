@@ -235,7 +235,7 @@ static int hc_inspect(struct vcpu *v, void *argp)
 	arg->verdict = total > 0xffffffffu ? 0xffffffffu : (uint32_t)total;
 	if (!total) {
 		if (cp.checkpoint == COWVMM_CP_COW_BEFORE)
-			dirty_arm(vm, a);
+			dirty_arm(v, a);
 		return VMM_CONTINUE;
 	}
 	char buf[512];

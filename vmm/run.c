@@ -107,8 +107,7 @@ static int on_timeout(struct vcpu *v)
 	return VMM_EXIT_TIMEOUT;
 }
 
-/* One vCPU until the guest ends.  (Several vCPUs get a thread each and a
- * stop-the-world protocol: the SMP work; nothing here assumes vcpu 0.) */
+/* One vCPU until the guest ends or an exit handler ends the run. */
 static int vcpu_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -142,6 +141,10 @@ static int vcpu_loop(struct vcpu *v)
 	}
 }
 
+/* Today the VM has one vCPU and runs it on the calling thread.  Several
+ * vCPUs will each get a thread running vcpu_loop() and a stop-the-world
+ * protocol around checkpoints (the SMP work): handlers already take the
+ * vCPU they came from. */
 int vm_run(struct vm *vm)
 {
 	return vcpu_loop(&vm->vcpus[0]);

@@ -16,7 +16,8 @@
 
 #include <stdint.h>
 
-/* Bumped on any incompatible change.  The VMM refuses a guest with another. */
+/* Bumped on any incompatible change.  The guest checks boot_info.abi_version
+ * at boot and panics under a VMM of another version. */
 #define COWVMM_ABI_VERSION 1u
 
 /* ---------------------------------------------------------------------------

@@ -25,9 +25,10 @@ static int tap_ok_(int cond, const char *expr, const char *file, int line, const
 	return cond;
 }
 
-/* One test point: "ok N - msg" or "not ok N - msg" (the condition is
- * evaluated once: it may run an audit).  Evaluates to the condition. */
-#define ok(cond, ...) tap_ok_(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
+/* One test point: "ok N - msg" or "not ok N - msg".  The condition is
+ * evaluated once, before the message's arguments (it may run an audit that
+ * sets them).  Evaluates to the condition. */
+#define ok(cond, ...) ({ int ok_ = !!(cond); tap_ok_(ok_, #cond, __FILE__, __LINE__, __VA_ARGS__); })
 #define OK(cond, ...) ((void)ok(cond, __VA_ARGS__))
 
 /* A test point on equality, showing both values when they differ. */
