@@ -160,9 +160,9 @@ int exec_program(struct proc *p, const char *name, int argc, char **argv)
 	tf->rsp = sp;
 	tf->rdi = (uint64_t)argc;
 	tf->rsi = uargv;
-	tf->cs = 0x23;
-	tf->ss = 0x1b;
-	tf->rflags = 0x202; /* IF set; nothing interrupts us anyway */
+	tf->cs = X86_SEL_UCODE | X86_SEL_RPL3;
+	tf->ss = X86_SEL_UDATA | X86_SEL_RPL3;
+	tf->rflags = X86_RFLAGS_IF | X86_RFLAGS_FIXED; /* IF set; nothing interrupts us anyway */
 	return 0;
 }
 

@@ -44,7 +44,7 @@ static int do_wp_page(struct proc *p, pte_t *pte, uint64_t va, struct region *r)
 
 int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err)
 {
-	int write = (err & PF_W) != 0;
+	int write = (err & X86_PF_W) != 0;
 	struct mm *mm = &p->mm;
 
 	if (va >= USER_TOP)
@@ -56,7 +56,7 @@ int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err)
 		return FAULT_SEGV;            /* e.g. text: never a COW fault */
 	if (!(r->prot & (PROT_READ | PROT_WRITE)))
 		return FAULT_SEGV;            /* PROT_NONE */
-	if ((err & PF_I) && !(r->prot & PROT_EXEC_K))
+	if ((err & X86_PF_I) && !(r->prot & PROT_EXEC_K))
 		return FAULT_SEGV;
 
 	va = PAGE_DOWN(va);

@@ -2,13 +2,9 @@
 #include "kernel.h"
 #include "x86.h"
 
-/* Selector layout fixed by `syscall`/`sysret` (STAR): kernel CS, kernel SS =
- * CS+8; user SS = STAR[63:48]+8, user CS = STAR[63:48]+16. */
-#define SEL_KCODE 0x08
-#define SEL_KDATA 0x10
-#define SEL_UDATA 0x18
-#define SEL_UCODE 0x20
-#define SEL_TSS 0x28
+/* Selector layout (X86_SEL_*, cowvmm/x86.h) fixed by `syscall`/`sysret`
+ * (STAR): kernel CS, kernel SS = CS+8; user SS = STAR[63:48]+8, user CS =
+ * STAR[63:48]+16.  The slots below follow it. */
 
 struct tss {
 	uint32_t reserved0;
@@ -72,7 +68,7 @@ void gdt_init(void)
 		"lretq\n"
 		"1:\n\t"
 		"ltr %w3"
-		: : "m"(p), "r"((uint64_t)SEL_KDATA), "i"(SEL_KCODE), "r"(SEL_TSS) : "rax", "memory");
+		: : "m"(p), "r"((uint64_t)X86_SEL_KDATA), "i"(X86_SEL_KCODE), "r"(X86_SEL_TSS) : "rax", "memory");
 }
 
 /* `syscall` entry: STAR selects segments, LSTAR the entry point, FMASK the
@@ -80,8 +76,8 @@ void gdt_init(void)
 void syscall_init(void)
 {
 	extern char syscall_entry[];
-	wrmsr(MSR_STAR, ((uint64_t)(SEL_UDATA - 8) << 48) | ((uint64_t)SEL_KCODE << 32));
-	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
-	wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC);
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+	wrmsr(X86_MSR_STAR, ((uint64_t)(X86_SEL_UDATA - 8) << 48) | ((uint64_t)X86_SEL_KCODE << 32));
+	wrmsr(X86_MSR_LSTAR, (uint64_t)syscall_entry);
+	wrmsr(X86_MSR_FMASK, X86_RFLAGS_IF | X86_RFLAGS_TF | X86_RFLAGS_DF | X86_RFLAGS_AC);
+	wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_SCE);
 }

@@ -12,8 +12,8 @@ static void cpu_init(void)
 {
 	/* WP: supervisor writes honour read-only PTEs, so the kernel's own
 	 * writes to user COW pages fault and get copied.  FPU/SSE on for users. */
-	write_cr0((read_cr0() | CR0_WP | CR0_MP) & ~(CR0_EM | CR0_TS));
-	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
+	write_cr0((read_cr0() | X86_CR0_WP | X86_CR0_MP) & ~(X86_CR0_EM | X86_CR0_TS));
+	write_cr4(read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT);
 	__asm__ volatile("fninit");
 	fxsave(fx_default);
 	gdt_init();

@@ -17,12 +17,6 @@ typedef uint64_t pte_t;
 #define PTE_NX COWVMM_PTE_NX
 #define PTE_ADDR COWVMM_PTE_ADDR
 
-/* x86 #PF error-code bits. */
-#define PF_P (1u << 0)    /* the page was present (protection fault) */
-#define PF_W (1u << 1)    /* write access */
-#define PF_U (1u << 2)    /* from user mode */
-#define PF_I (1u << 4)    /* instruction fetch */
-
 /* ---- frames (frame.c) ------------------------------------------------------
  * refcount[f] counts EVERY reference to frame f: one per PTE mapping it in any
  * address space plus one per kernel pin (pins[f] counts those separately).

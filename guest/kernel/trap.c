@@ -15,23 +15,15 @@ struct idt_gate {
 static struct idt_gate idt[256];
 extern uint64_t vectors[256];
 
-#define VEC_DE 0
-#define VEC_BP 3
-#define VEC_UD 6
-#define VEC_DF 8
-#define VEC_GP 13
-#define VEC_PF 14
-#define VEC_NMI 2
-
 void idt_init(void)
 {
 	for (int v = 0; v < 256; v++) {
 		uint64_t h = vectors[v];
 		idt[v].off0 = h & 0xffff;
-		idt[v].sel = 0x08;
-		idt[v].ist = v == VEC_DF ? 1 : v == VEC_NMI ? 2 : 0;
+		idt[v].sel = X86_SEL_KCODE;
+		idt[v].ist = v == X86_VEC_DF ? 1 : v == X86_VEC_NMI ? 2 : 0;
 		/* interrupt gate (IF cleared on entry); int3 callable from user */
-		idt[v].type = v == VEC_BP ? 0xee : 0x8e;
+		idt[v].type = v == X86_VEC_BP ? 0xee : 0x8e;
 		idt[v].off1 = (h >> 16) & 0xffff;
 		idt[v].off2 = h >> 32;
 		idt[v].zero = 0;
@@ -69,7 +61,7 @@ _Noreturn static void crash_exception(const struct trapframe *tf)
 	crash.kind = COWVMM_CRASH_EXCEPTION;
 	crash.vector = (uint32_t)tf->vector;
 	crash.error_code = tf->error;
-	const char *n = tf->vector < 32 && names[tf->vector] ? names[tf->vector] : "unexpected vector";
+	const char *n = tf->vector < X86_NR_EXCEPTIONS && names[tf->vector] ? names[tf->vector] : "unexpected vector";
 	crash.msg_gpa = virt_to_phys(n);
 	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
 	regs_from_tf(&crash.regs, tf);
@@ -96,8 +88,8 @@ _Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
 	/* where panic() was called from, on which stack */
 	crash.regs.rip = (uint64_t)__builtin_return_address(0);
 	crash.regs.rsp = (uint64_t)__builtin_frame_address(0);
-	crash.regs.cs = 0x08;
-	crash.regs.ss = 0x10;
+	crash.regs.cs = X86_SEL_KCODE;
+	crash.regs.ss = X86_SEL_KDATA;
 	__asm__ volatile("pushfq; popq %0" : "=r"(crash.regs.rflags));
 	crash.regs.cr0 = read_cr0(); crash.regs.cr2 = read_cr2();
 	crash.regs.cr3 = read_cr3(); crash.regs.cr4 = read_cr4();
@@ -107,9 +99,10 @@ _Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
 
 /* User-mode exceptions other than #PF end the process with the signal Linux sends. */
 static const struct { uint8_t vector, sig; } user_signals[] = {
-	{ VEC_DE, 8 /* SIGFPE */ }, { 1, 5 /* SIGTRAP */ }, { VEC_BP, 5 /* SIGTRAP */ },
-	{ 4, SIGSEGV }, { 5, SIGSEGV }, { VEC_UD, 4 /* SIGILL */ }, { 12, SIGBUS },
-	{ VEC_GP, SIGSEGV }, { 16, 8 /* SIGFPE */ }, { 17, SIGBUS }, { 19, 8 /* SIGFPE */ },
+	{ X86_VEC_DE, 8 /* SIGFPE */ }, { X86_VEC_DB, 5 /* SIGTRAP */ }, { X86_VEC_BP, 5 /* SIGTRAP */ },
+	{ X86_VEC_OF, SIGSEGV }, { X86_VEC_BR, SIGSEGV }, { X86_VEC_UD, 4 /* SIGILL */ },
+	{ X86_VEC_SS, SIGBUS }, { X86_VEC_GP, SIGSEGV }, { X86_VEC_MF, 8 /* SIGFPE */ },
+	{ X86_VEC_AC, SIGBUS }, { X86_VEC_XM, 8 /* SIGFPE */ },
 };
 
 static void page_fault(struct trapframe *tf)
@@ -124,7 +117,7 @@ static void page_fault(struct trapframe *tf)
 		 * into a COW page breaks COW), or make the copy return -EFAULT. */
 		if (curproc && tf->rip >= (uint64_t)copy_user_begin && tf->rip < (uint64_t)copy_user_end &&
 		    va < USER_TOP) {
-			int r = handle_mm_fault(curproc, va, err | PF_U);
+			int r = handle_mm_fault(curproc, va, err | X86_PF_U);
 			if (r == FAULT_OK)
 				return;
 			if (r == FAULT_OOM) {
@@ -156,18 +149,18 @@ void trap(struct trapframe *tf)
 {
 	int user = (tf->cs & 3) == 3;
 
-	if (tf->vector == VEC_PF) {
+	if (tf->vector == X86_VEC_PF) {
 		struct kbench_mark bm; /* bench: handler entry -> exit, when armed (kbench.h) */
 		kbench_enter(&bm);
 		page_fault(tf);
 		kbench_exit(&bm);
-	} else if (tf->vector == VEC_NMI) {
+	} else if (tf->vector == X86_VEC_NMI) {
 		/* Nothing here raises NMIs but the VMM's fault injection: an NMI
 		 * carries no request, so count it and resume whatever it hit
 		 * (user or kernel); iretq re-enables NMI delivery. */
 		stats.nmis++;
 		return;
-	} else if (tf->vector >= 32) {
+	} else if (tf->vector >= X86_NR_EXCEPTIONS) {
 		/* No device interrupts are configured; a stray one is ignored. */
 		return;
 	} else if (user && curproc) {

@@ -1,4 +1,5 @@
 /* guest/kernel/trapasm.S — exception/interrupt stubs and the syscall entry, all building one trap frame. */
+#include "cowvmm/x86.h"
 
 /* Push the general registers in the order of struct trapframe (r15 lowest). */
 .macro SAVE_REGS
@@ -74,13 +75,13 @@ trapret:
 syscall_entry:
 	mov %rsp, syscall_user_rsp(%rip)
 	mov cpu_kstack_top(%rip), %rsp
-	pushq $0x1b                    /* user SS */
-	pushq syscall_user_rsp(%rip)   /* user RSP */
-	pushq %r11                     /* user RFLAGS */
-	pushq $0x23                    /* user CS */
-	pushq %rcx                     /* user RIP */
-	pushq $0                       /* error code */
-	pushq $0x100                   /* VEC_SYSCALL */
+	pushq $(X86_SEL_UDATA | X86_SEL_RPL3)  /* user SS */
+	pushq syscall_user_rsp(%rip)           /* user RSP */
+	pushq %r11                             /* user RFLAGS */
+	pushq $(X86_SEL_UCODE | X86_SEL_RPL3)  /* user CS */
+	pushq %rcx                             /* user RIP */
+	pushq $0                               /* error code */
+	pushq $0x100                           /* VEC_SYSCALL */
 	SAVE_REGS
 	mov %rsp, %rdi
 	call syscall_dispatch

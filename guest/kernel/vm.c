@@ -36,7 +36,7 @@ void kvm_init(void)
 	uint32_t a, b, c, d;
 	cpuid(0x80000001u, &a, &b, &c, &d);
 	if (d & (1u << 20)) {
-		wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
+		wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
 		pte_nx = PTE_NX;
 	}
 

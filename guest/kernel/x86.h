@@ -4,25 +4,9 @@
 
 #include <stdint.h>
 
-/* Control-register bits the kernel depends on. */
-#define CR0_MP (1ull << 1)
-#define CR0_EM (1ull << 2)
-#define CR0_TS (1ull << 3)
-#define CR0_WP (1ull << 16) /* supervisor writes honour RO PTEs: COW on kernel writes */
-#define CR4_OSFXSR (1ull << 9)
-#define CR4_OSXMMEXCPT (1ull << 10)
-
-#define MSR_EFER 0xc0000080u
-#define MSR_STAR 0xc0000081u
-#define MSR_LSTAR 0xc0000082u
-#define MSR_FMASK 0xc0000084u
-#define EFER_SCE (1ull << 0)
-#define EFER_NXE (1ull << 11)
-
-#define RFLAGS_IF (1ull << 9)
-#define RFLAGS_TF (1ull << 8)
-#define RFLAGS_DF (1ull << 10)
-#define RFLAGS_AC (1ull << 18)
+/* The architectural constants (CR0/CR4/EFER bits, MSRs, RFLAGS, #PF error
+ * code, vectors, selectors) are shared with the VMM: X86_* names. */
+#include "cowvmm/x86.h"
 
 static inline void outl(uint16_t port, uint32_t val)
 {
