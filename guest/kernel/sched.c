@@ -1,5 +1,6 @@
 /* guest/kernel/sched.c — round-robin scheduling without a timer: processes run until they block, yield or exit. */
 #include "kernel.h"
+#include "cowvmm/names.h"
 #include "mm.h"
 #include "proc.h"
 #include "x86.h"
@@ -27,11 +28,10 @@ static void switch_to(struct proc *next)
 
 static void dump_procs(void)
 {
-	static const char *const st[] = { "unused", "embryo", "runnable", "running", "sleeping", "zombie" };
 	for (int i = 0; i < NPROC; i++) {
 		struct proc *p = &proctab[i];
 		if (p->state != COWVMM_PSTATE_UNUSED)
-			kprintf("  pid %d ppid %d %s %s\n", p->pid, p->ppid, st[p->state], p->name);
+			kprintf("  pid %d ppid %d %s %s\n", p->pid, p->ppid, cowvmm_pstate_name(p->state), p->name);
 	}
 }
 

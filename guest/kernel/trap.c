@@ -1,5 +1,6 @@
 /* guest/kernel/trap.c — the IDT and trap dispatch: page faults, user exceptions as signals, everything else a crash report. */
 #include "kernel.h"
+#include "cowvmm/names.h"
 #include "kbench.h"
 #include "mm.h"
 #include "proc.h"
@@ -49,19 +50,12 @@ static void regs_from_tf(struct cowvmm_regs *r, const struct trapframe *tf)
 /* An exception the kernel cannot explain: hand the whole frame to the VMM. */
 _Noreturn static void crash_exception(const struct trapframe *tf)
 {
-	static const char *const names[32] = {
-		"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-		"#BR bound range", "#UD invalid opcode", "#NM device not available",
-		"#DF double fault", "coprocessor overrun", "#TS invalid TSS",
-		"#NP segment not present", "#SS stack fault", "#GP general protection",
-		"#PF page fault", "reserved", "#MF x87", "#AC alignment check",
-		"#MC machine check", "#XM SIMD", "#VE virtualization", "#CP control protection",
-	};
 	memset(&crash, 0, sizeof(crash));
 	crash.kind = COWVMM_CRASH_EXCEPTION;
 	crash.vector = (uint32_t)tf->vector;
 	crash.error_code = tf->error;
-	const char *n = tf->vector < X86_NR_EXCEPTIONS && names[tf->vector] ? names[tf->vector] : "unexpected vector";
+	/* the VMM's words for it; the string is in the image, so it has a GPA */
+	const char *n = cowvmm_vector_name(crash.vector);
 	crash.msg_gpa = virt_to_phys(n);
 	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
 	regs_from_tf(&crash.regs, tf);

@@ -1,9 +1,6 @@
 /* cases_fail.c — catalogue 11-13: fork failing at every allocation, OOM in a COW fault, page-table page failures. */
 #include "cowtest.h"
-
-static const char *const site_name[COWVMM_SITE_COUNT] = {
-	"DATA_FRAME", "PT_PAGE", "TASK", "KSTACK", "FDTABLE", "PIPE",
-};
+#include "cowvmm/names.h" /* sites named as --inject alloc:SITE spells them */
 
 enum { NPG = 4, KMAX = 256 };
 
@@ -87,7 +84,7 @@ static int fork_fail_site(struct ctx *c, uint8_t *x, const uint64_t *f, int site
 		if (pid == 0)
 			exit(0);
 		if (rc != 0) {
-			fail(c, "failnth(%s, NTH, %d) returned %ld", site_name[site], k, rc);
+			fail(c, "failnth(%s, NTH, %d) returned %ld", cowvmm_site_name(site), k, rc);
 			if (pid > 0)
 				reap(c, pid, ST_EXIT(0), "child");
 			return -1;
@@ -97,7 +94,7 @@ static int fork_fail_site(struct ctx *c, uint8_t *x, const uint64_t *f, int site
 			reap(c, pid, ST_EXIT(0), "child of the fork that succeeded");
 			return k - 1;
 		}
-		snprintf(when, sizeof when, "after fork failed at allocation %d of site %s", k, site_name[site]);
+		snprintf(when, sizeof when, "after fork failed at allocation %d of site %s", k, cowvmm_site_name(site));
 		expect_eq(c, (uint64_t)pid, (uint64_t)-ENOMEM, when);
 		expect_eq(c, (uint64_t)inj, 1, "failures injected into the failed fork");
 		int st;
@@ -113,7 +110,7 @@ static int fork_fail_site(struct ctx *c, uint8_t *x, const uint64_t *f, int site
 		if (c->failures)
 			return -1; /* one clear report is enough */
 	}
-	fail(c, "fork still failing at allocation %d of site %s", KMAX, site_name[site]);
+	fail(c, "fork still failing at allocation %d of site %s", KMAX, cowvmm_site_name(site));
 	return -1;
 }
 
@@ -143,7 +140,7 @@ int t_forkfail(struct ctx *c)
 		int n = fork_fail_site(c, x, f, s);
 		if (n < 0)
 			break;
-		diag(c, "fork makes %d allocation(s) at site %s; each one failed cleanly", n, site_name[s]);
+		diag(c, "fork makes %d allocation(s) at site %s; each one failed cleanly", n, cowvmm_site_name(s));
 		total += n;
 	}
 	expect_true(c, total > 0 || c->failures, "no injected allocation failure ever hit fork");
