@@ -36,7 +36,7 @@ void kmain(uint64_t info_gpa, uint64_t magic)
 		panic("VMM speaks ABI %u, kernel %u", boot.abi_version, COWVMM_ABI_VERSION);
 
 	cpu_init();
-	kvm_init();
+	kernel_page_tables_init();
 	inject_init();
 	frames_init(boot.ram_size, MAX(boot.kernel_end_gpa, virt_to_phys(__kernel_end)));
 	zero_frame_pa = kpage_alloc(-1);

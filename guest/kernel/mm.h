@@ -44,7 +44,7 @@ void copy_frame(uint64_t dst, uint64_t src);
 
 /* ---- page tables (vm.c) --------------------------------------------------- */
 extern uint64_t kernel_pml4_pa;
-void kvm_init(void);                   /* the kernel's own tables; kernel half shared by all */
+void kernel_page_tables_init(void);    /* the kernel's own tables (kernel half shared by all), NX */
 pte_t *walk(uint64_t pml4, uint64_t va, int alloc, int *oom);
 uint64_t pml4_create(void);            /* user half empty, kernel half shared; 0 if no memory */
 void free_user_tables(uint64_t pml4);  /* drops every leaf reference, frees every table */

@@ -16,9 +16,10 @@ static pte_t kstack_pdpt[512] __attribute__((aligned(4096)));
 static pte_t kstack_pd[512] __attribute__((aligned(4096)));
 static pte_t kstack_pt[512] __attribute__((aligned(4096)));
 uint64_t kernel_pml4_pa;
-/* The kernel half's used slots: set once in kvm_init and never changed after
- * (later kernel mappings go into the shared tables below them), so a process
- * PML4 needs only these copied, and cleared again before its page is reused. */
+/* The kernel half's used slots: set once in kernel_page_tables_init and
+ * never changed after (later kernel mappings go into the shared tables below
+ * them), so a process PML4 needs only these copied, and cleared again before
+ * its page is reused. */
 static int kslot[256], nkslot;
 static uint64_t pte_nx; /* PTE_NX when the CPU supports no-execute */
 
@@ -31,7 +32,11 @@ pte_t *kstack_ptes = kstack_pt;
 #define KFLAGS (PTE_P | PTE_RW)
 #define TABLE_FLAGS (PTE_P | PTE_RW | PTE_US)
 
-void kvm_init(void)
+/* Build the kernel's own page tables (direct map, image, kernel-stack area)
+ * and switch CR3 from the VMM's boot tables to them.  NX is turned on first
+ * when the CPU has it, so data pages (user, kernel stacks) are mapped
+ * non-executable. */
+void kernel_page_tables_init(void)
 {
 	uint32_t a, b, c, d;
 	cpuid(0x80000001u, &a, &b, &c, &d);
