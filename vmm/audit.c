@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "audit_int.h"
+#include "cowvmm/names.h"
 
 static const char *const kind_names[AV_COUNT] = {
 	[AV_REFCOUNT] = "refcount",
@@ -32,15 +33,9 @@ const char *audit_kind_name(enum audit_kind k)
 	return (unsigned)k < AV_COUNT ? kind_names[k] : "?";
 }
 
-static const char *const cp_names[COWVMM_CP_COUNT] = {
-	[COWVMM_CP_BOOT] = "boot", [COWVMM_CP_FORK] = "fork",
-	[COWVMM_CP_COW_BEFORE] = "cow-before", [COWVMM_CP_COW_AFTER] = "cow-after",
-	[COWVMM_CP_EXIT] = "exit", [COWVMM_CP_USER] = "user",
-};
-
 const char *audit_checkpoint_name(uint32_t cp)
 {
-	return cp < COWVMM_CP_COUNT ? cp_names[cp] : "unknown";
+	return cowvmm_checkpoint_name(cp);
 }
 
 struct audit *audit_new(const struct gmem *m)

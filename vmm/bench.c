@@ -21,6 +21,7 @@
 #include <linux/kvm.h>
 
 #include "bench.h"
+#include "cowvmm/names.h"
 #include "books.h"
 #include "vmm.h"
 
@@ -45,24 +46,16 @@ static const char *const ks_names[KS_COUNT] = {
 	[KS_PF_TAKEN] = "pf_taken", [KS_INSN_EMUL] = "insn_emulation",
 };
 
-static const char *const ev_names[] = {
-	[COWVMM_EV_COW_FAULT] = "cow_fault", [COWVMM_EV_COW_WRITE] = "cow_write",
-	[COWVMM_EV_REUSE_FAULT] = "reuse_fault", [COWVMM_EV_REUSE_WRITE] = "reuse_write",
-	[COWVMM_EV_ZERO_FAULT] = "zero_fault", [COWVMM_EV_FORK] = "fork",
-	[COWVMM_EV_FORK_ROUNDTRIP] = "fork_roundtrip", [COWVMM_EV_PLAIN_WRITE] = "plain_write",
-	[COWVMM_EV_COPY_PAGE] = "copy_page",
-};
-_Static_assert(sizeof ev_names / sizeof ev_names[0] == COWVMM_EV_COUNT, "name every event");
 
 const char *bench_event_name(uint32_t ev)
 {
-	return ev < COWVMM_EV_COUNT ? ev_names[ev] : "?";
+	return cowvmm_bench_event_name(ev);
 }
 
 uint32_t bench_event_by_name(const char *s)
 {
 	for (uint32_t i = 0; i < COWVMM_EV_COUNT; i++)
-		if (!strcmp(s, ev_names[i]))
+		if (!strcmp(s, cowvmm_bench_event_name(i)))
 			return i;
 	return COWVMM_EV_COUNT;
 }

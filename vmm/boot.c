@@ -6,25 +6,10 @@
 
 #include <linux/kvm.h>
 
+#include "cowvmm/x86.h"
 #include "ptwalk.h"
 #include "vmm.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define CR4_OSFXSR (1ull << 9)
-#define CR4_OSXMMEXCPT (1ull << 10)
-#define EFER_SCE (1ull << 0)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
-
-#define SEL_CODE 0x08
-#define SEL_DATA 0x10
 
 #define SZ_2M (2ull << 20)
 #define SZ_1G (1ull << 30)
@@ -93,11 +78,11 @@ static void set_sregs(struct vcpu *v)
 	struct kvm_sregs s;
 	KVM_CHECK(v->fd, KVM_GET_SREGS, &s, "vcpu %u", v->id);
 	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = SEL_CODE, .type = 0xb,
+		.base = 0, .limit = 0xffffffff, .selector = X86_SEL_KCODE, .type = 0xb,
 		.present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
 	};
 	struct kvm_segment data = {
-		.base = 0, .limit = 0xffffffff, .selector = SEL_DATA, .type = 0x3,
+		.base = 0, .limit = 0xffffffff, .selector = X86_SEL_KDATA, .type = 0x3,
 		.present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
 	};
 	s.cs = code;
@@ -113,9 +98,9 @@ static void set_sregs(struct vcpu *v)
 	s.idt.base = 0;
 	s.idt.limit = 0;
 	s.cr3 = PML4_GPA;
-	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-	s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+	s.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	s.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_PG;
+	s.efer = X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE;
 	vcpu_set_sregs(v, &s);
 }
 
@@ -167,7 +152,7 @@ void boot_setup_vcpu(struct vcpu *v, uint64_t entry)
 		.rdi = COWVMM_BOOT_INFO_GPA,
 		.rsi = COWVMM_BOOT_MAGIC,
 		.rsp = 0,
-		.rflags = 0x2, /* bit 1 is reserved-one; IF clear: no interrupts */
+		.rflags = X86_RFLAGS_FIXED, /* IF clear: no interrupts */
 	};
 	KVM_CHECK(v->fd, KVM_SET_REGS, &r, "vcpu %u: rip 0x%llx", v->id, (unsigned long long)entry);
 	vcpu_forget_regs(v);

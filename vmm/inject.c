@@ -8,6 +8,7 @@
 #include <linux/kvm.h>
 
 #include "books.h"
+#include "cowvmm/names.h"
 #include "inject.h"
 #include "vmm.h"
 
@@ -15,18 +16,11 @@
  * page tables: memory the guest's allocator never manages. */
 #define INJECT_PLAN_GPA (COWVMM_BOOT_INFO_GPA + COWVMM_PAGE_SIZE)
 
-static const char *const site_names[COWVMM_SITE_COUNT] = {
-	[COWVMM_SITE_DATA_FRAME] = "data", [COWVMM_SITE_PT_PAGE] = "pt",
-	[COWVMM_SITE_TASK] = "task",       [COWVMM_SITE_KSTACK] = "kstack",
-	[COWVMM_SITE_FDTABLE] = "fd",      [COWVMM_SITE_PIPE] = "pipe",
-};
-
-static const char *const cp_names[COWVMM_CP_COUNT + 1] = {
-	[COWVMM_CP_BOOT] = "boot",             [COWVMM_CP_FORK] = "fork",
-	[COWVMM_CP_COW_BEFORE] = "cow-before", [COWVMM_CP_COW_AFTER] = "cow-after",
-	[COWVMM_CP_EXIT] = "exit",             [COWVMM_CP_USER] = "user",
-	[INJECT_CP_ANY] = "any",
-};
+/* Checkpoint kinds of WHEN: the ABI's, then "any". */
+static const char *cp_name(int cp)
+{
+	return cp == INJECT_CP_ANY ? "any" : cowvmm_checkpoint_name((uint32_t)cp);
+}
 
 /* Kinds: name, family prefix, whether an exit-count trigger makes sense
  * (a PTE edit needs a guest point that flushes its TLB afterwards). */
@@ -62,14 +56,14 @@ const char *inject_kind_name(enum inject_kind k)
 
 const char *inject_site_name(unsigned site)
 {
-	return site < COWVMM_SITE_COUNT ? site_names[site] : "?";
+	return cowvmm_site_name(site);
 }
 
 const char *inject_cp_name(int cp)
 {
 	if (cp == INJECT_AT_EXITS)
 		return "exits";
-	return cp >= 0 && cp <= INJECT_CP_ANY ? cp_names[cp] : "?";
+	return cp >= 0 && cp <= INJECT_CP_ANY ? cp_name(cp) : "?";
 }
 
 static int fail(char *err, size_t errsz, const char *spec, const char *fmt, ...)
@@ -113,7 +107,7 @@ static int parse_alloc(struct inject_cfg *c, const char *spec, char *rest, char 
 	bool any = strcmp(site, "any") == 0;
 	unsigned s = 0;
 	if (!any) {
-		for (s = 0; s < COWVMM_SITE_COUNT && strcmp(site, site_names[s]); s++)
+		for (s = 0; s < COWVMM_SITE_COUNT && strcmp(site, cowvmm_site_name(s)); s++)
 			;
 		if (s == COWVMM_SITE_COUNT)
 			return fail(err, errsz, spec, "unknown site '%s' (data|pt|task|kstack|fd|pipe|any)", site);
@@ -202,7 +196,7 @@ static int parse_action(struct inject_cfg *c, const char *spec, const char *fami
 				return fail(err, errsz, spec, "occurrence '%s' is not a number >= 1", n);
 		}
 		int cp;
-		for (cp = 0; cp <= INJECT_CP_ANY && strcmp(when, cp_names[cp]); cp++)
+		for (cp = 0; cp <= INJECT_CP_ANY && strcmp(when, cp_name(cp)); cp++)
 			;
 		if (cp > INJECT_CP_ANY)
 			return fail(err, errsz, spec,
@@ -338,7 +332,7 @@ static int inject_finish(struct vm *vm, int status)
 	uint64_t calls = 0, injected = 0;
 	for (unsigned i = 0; i < COWVMM_SITE_COUNT; i++) {
 		char m[40];
-		const char *name = c->plan.any_site && i == 0 ? "any" : site_names[i];
+		const char *name = c->plan.any_site && i == 0 ? "any" : cowvmm_site_name(i);
 		fprintf(stderr, "vmm: inject: site=%s rule=%s calls=%" PRIu64 " injected=%" PRIu64 "\n",
 			name, mode_text(&c->plan.rule[i], m, sizeof m), p->rule[i].calls,
 			p->rule[i].injected);
@@ -357,7 +351,7 @@ static int inject_finish(struct vm *vm, int status)
 	 * actions at the kinds that occur. */
 	fprintf(stderr, "vmm: inject: points");
 	for (int cp = 0; cp < COWVMM_CP_COUNT; cp++)
-		fprintf(stderr, " %s=%" PRIu64, cp_names[cp], c->points[cp]);
+		fprintf(stderr, " %s=%" PRIu64, cowvmm_checkpoint_name((uint32_t)cp), c->points[cp]);
 	fputc('\n', stderr);
 	fprintf(stderr, "vmm: inject: total calls=%" PRIu64 " injected=%" PRIu64
 		" actions=%u applied=%u exits=%" PRIu64 "\n",

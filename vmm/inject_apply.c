@@ -7,13 +7,10 @@
 #include <linux/kvm.h>
 
 #include "books.h"
+#include "cowvmm/x86.h"
 #include "inject.h"
 #include "ptwalk.h"
 #include "vmm.h"
-
-#define PF_P 0x1u /* #PF error code: page was present */
-#define PF_W 0x2u /* write access */
-#define PF_U 0x4u /* user mode */
 
 /* ---- Guest page tables: the one walker, the guest's books ---------------- */
 
@@ -202,7 +199,7 @@ static bool queue_event(struct vcpu *v, struct inject_action *a, uint64_t cr2, u
 		s.cr2 = cr2;
 		vcpu_set_sregs(v, &s);
 		ev.exception.injected = 1;
-		ev.exception.nr = 14;
+		ev.exception.nr = X86_VEC_PF;
 		ev.exception.has_error_code = 1;
 		ev.exception.error_code = err;
 		ev.flags = 0;
@@ -270,7 +267,7 @@ static void apply_exception(struct vcpu *v, struct inject_action *a, uint64_t po
 	if (!choose(v->vm, a, s.cr3, point_va, &va, &pte_gpa))
 		return;
 	uint64_t cr2 = a->have_addr ? a->addr : va;
-	uint32_t err = a->have_err ? (uint32_t)a->err : PF_P | PF_W | PF_U;
+	uint32_t err = a->have_err ? (uint32_t)a->err : X86_PF_P | X86_PF_W | X86_PF_U;
 	if (cpl == 3) {
 		if (queue_event(v, a, cr2, err)) {
 			a->applied = true;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cowvmm/names.h"
 #include "vmm.h"
 
 /* ---- console / exit / assert ------------------------------------------- */
@@ -63,16 +64,6 @@ static int hc_assert(struct vcpu *v, void *argp)
 
 /* ---- crash ------------------------------------------------------------- */
 
-static const char *const vectors[32] = {
-	[0] = "#DE divide error", [1] = "#DB debug", [2] = "NMI", [3] = "#BP breakpoint",
-	[4] = "#OF overflow", [5] = "#BR bound range", [6] = "#UD invalid opcode",
-	[7] = "#NM device not available", [8] = "#DF double fault",
-	[10] = "#TS invalid TSS", [11] = "#NP segment not present", [12] = "#SS stack fault",
-	[13] = "#GP general protection", [14] = "#PF page fault", [16] = "#MF x87 error",
-	[17] = "#AC alignment check", [18] = "#MC machine check", [19] = "#XM SIMD error",
-	[20] = "#VE virtualization", [21] = "#CP control protection",
-};
-
 static void print_guest_regs(struct vcpu *v, const struct cowvmm_regs *r)
 {
 	char sym[160];
@@ -98,7 +89,7 @@ static int hc_crash(struct vcpu *v, void *argp)
 	bool have_msg = a.msg_gpa && guest_str(v->vm, a.msg_gpa, msg, sizeof msg);
 	fflush(stdout);
 	if (a.kind == COWVMM_CRASH_EXCEPTION) {
-		const char *name = a.vector < 32 && vectors[a.vector] ? vectors[a.vector] : "unknown exception";
+		const char *name = cowvmm_vector_name(a.vector);
 		fprintf(stderr, "vmm: guest crashed: %s (vector %u) at <%s>, error code 0x%llx, CR2 0x%llx, pid %llu\n",
 			name, a.vector, sym_lookup(&v->vm->kernel, a.regs.rip, sym, sizeof sym),
 			(unsigned long long)a.error_code, (unsigned long long)a.regs.cr2,

@@ -6,6 +6,7 @@
 
 #include <linux/kvm.h>
 
+#include "cowvmm/x86.h"
 #include "vmm.h"
 
 #define PROBE_CODE_GPA COWVMM_KERNEL_MIN_GPA            /* kernel code, kernel half */
@@ -17,13 +18,7 @@
 #define PROBE_PD_U (COWVMM_BOOT_PT_END - 0x1000)
 #define PROBE_VALUE 0x600dcafeu
 #define PROBE_PORT (COWVMM_HC_PORT_BASE + COWVMM_HC_EXIT)
-#define SEL_KCODE 0x08
-#define SEL_UDATA 0x18
-#define SEL_UCODE 0x20
 
-#define MSR_STAR 0xc0000081u
-#define MSR_LSTAR 0xc0000082u
-#define MSR_FMASK 0xc0000084u
 
 /* Exercises what the real guest relies on: 64-bit code fetched through the
  * kernel-half mapping, a store through the direct map, iretq to ring 3, and
@@ -41,7 +36,7 @@ static void write_kernel_code(uint8_t *c)
 	const uint64_t cell = COWVMM_DIRECT_MAP_BASE + PROBE_CELL_GPA;
 	const uint64_t kstack = COWVMM_DIRECT_MAP_BASE + PROBE_KSTACK_TOP;
 	const uint32_t val = PROBE_VALUE, user_rsp = PROBE_USER_VA + 0x1000;
-	const uint32_t uss = SEL_UDATA | 3, ucs = SEL_UCODE | 3, urip = PROBE_USER_VA;
+	const uint32_t uss = X86_SEL_UDATA | X86_SEL_RPL3, ucs = X86_SEL_UCODE | X86_SEL_RPL3, urip = PROBE_USER_VA;
 	size_t n = 0;
 	n = put(c, n, "\x48\xbc", 2), n = put(c, n, &kstack, 8);      /* movabs $kstack, %rsp */
 	n = put(c, n, "\xb8", 1), n = put(c, n, &val, 4);              /* mov $val, %eax */
@@ -92,9 +87,9 @@ static void setup_user(struct vm *vm)
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[3];
 	} msrs = { .hdr.nmsrs = 3, .e = {
-		{ .index = MSR_STAR, .data = (uint64_t)(SEL_UDATA - 8) << 48 | (uint64_t)SEL_KCODE << 32 },
-		{ .index = MSR_LSTAR, .data = COWVMM_KERNEL_BASE + PROBE_CODE_GPA + PROBE_LSTAR_OFF },
-		{ .index = MSR_FMASK, .data = 0x200 },
+		{ .index = X86_MSR_STAR, .data = (uint64_t)(X86_SEL_UDATA - 8) << 48 | (uint64_t)X86_SEL_KCODE << 32 },
+		{ .index = X86_MSR_LSTAR, .data = COWVMM_KERNEL_BASE + PROBE_CODE_GPA + PROBE_LSTAR_OFF },
+		{ .index = X86_MSR_FMASK, .data = X86_RFLAGS_IF },
 	} };
 	int r = KVM_CHECK(v->fd, KVM_SET_MSRS, &msrs, "STAR, LSTAR, FMASK");
 	if (r != 3) {

@@ -5,12 +5,11 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cowvmm/names.h"
 #include "inspect.h"
 #include "ptdump.h"
 #include "ptwalk.h"
 #include "vmm.h"
-
-static const char *const state_names[] = { "unused", "embryo", "runnable", "running", "sleeping", "zombie" };
 
 struct dumpctx {
 	FILE *f;
@@ -68,7 +67,7 @@ void ptdump(FILE *f, const struct books *b, int which)
 			continue;
 		shown++;
 		fprintf(f, "pid %d (%s) ppid %d, %s, cr3 0x%" PRIx64 "\n", p.pid, p.name, p.ppid,
-			p.state < 6 ? state_names[p.state] : "?", p.cr3);
+			cowvmm_pstate_name(p.state), p.cr3);
 		if (!books_has_mm(p.state, p.cr3)) {
 			fprintf(f, "  (no address space)\n");
 			continue;

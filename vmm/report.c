@@ -9,6 +9,8 @@
 #include <linux/kvm.h>
 
 #include "config.h"
+#include "books.h"
+#include "cowvmm/names.h"
 #include "dirty.h"
 #include "inspect.h"
 #include "mutate.h"
@@ -74,12 +76,6 @@ static const char *const exit_names[MAX_EXIT + 1] = {
 	[KVM_EXIT_MMIO] = "mmio", [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
 	[KVM_EXIT_SHUTDOWN] = "shutdown", [KVM_EXIT_FAIL_ENTRY] = "fail_entry", [KVM_EXIT_INTR] = "intr",
 	[KVM_EXIT_INTERNAL_ERROR] = "internal_error", [MAX_EXIT] = "other",
-};
-
-static const char *const hc_names[COWVMM_HC_COUNT] = {
-	[COWVMM_HC_CONSOLE] = "console", [COWVMM_HC_EXIT] = "exit", [COWVMM_HC_ASSERT] = "assert",
-	[COWVMM_HC_CRASH] = "crash", [COWVMM_HC_DESCRIBE] = "describe", [COWVMM_HC_INSPECT] = "inspect",
-	[COWVMM_HC_BENCH] = "bench", [COWVMM_HC_INJECT] = "inject",
 };
 
 static const char *exit_name(unsigned r, char buf[16])
@@ -226,7 +222,7 @@ void report_text(const struct vm *vm, FILE *f, int status)
 	fprintf(f, "); hypercalls:");
 	for (unsigned h = 0; h < COWVMM_HC_COUNT; h++)
 		if (R->hcs[h])
-			fprintf(f, " %s %" PRIu64, hc_names[h], R->hcs[h]);
+			fprintf(f, " %s %" PRIu64, cowvmm_hypercall_name(h), R->hcs[h]);
 	fprintf(f, "; status %d (%s)\n", status, status_name(status));
 }
 
@@ -355,7 +351,7 @@ int report_json(const struct vm *vm, const char *path, int status)
 		}
 	fprintf(f, "}, \"hypercalls\": {");
 	for (unsigned h = 0; h < COWVMM_HC_COUNT; h++)
-		fprintf(f, "%s\"%s\": %" PRIu64, h ? ", " : "", hc_names[h], R->hcs[h]);
+		fprintf(f, "%s\"%s\": %" PRIu64, h ? ", " : "", cowvmm_hypercall_name(h), R->hcs[h]);
 	fprintf(f, "}}\n}\n");
 	if (fclose(f))
 		return -errno;

@@ -71,7 +71,6 @@ typedef int (*vm_hypercall_fn)(struct vcpu *v, void *arg);
 typedef int (*vm_exit_fn)(struct vcpu *v);
 
 struct vm_hypercall {
-	const char *name;
 	size_t arg_size;
 	vm_hypercall_fn fn;      /* NULL: no module handles it in this VMM */
 };
