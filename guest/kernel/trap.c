@@ -91,6 +91,43 @@ _Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
 	halt_forever();
 }
 
+/*
+ * A user-mode instruction fetch that faulted exactly at the SYSCALL entry
+ * (RIP = CR2 = LSTAR) with IF clear: the CPU took `syscall` (FMASK cleared IF)
+ * but stayed in ring 3, so the kernel entry's first fetch hit a supervisor
+ * page.  A correct CPU cannot do that; a PVM-style host KVM does.  IF tells it
+ * from a user program that merely jumps to that address (an ordinary
+ * segfault): user code always runs with IF set (exec sets it, and ring 3 with
+ * IOPL 0 cannot clear it).  Only called for a user fault the kernel would
+ * otherwise kill the process for, so a correct host pays nothing.
+ */
+static int is_syscall_entered_in_ring3(const struct trapframe *tf, uint64_t va, uint32_t err)
+{
+	if ((err & (X86_PF_U | X86_PF_I)) != (X86_PF_U | X86_PF_I) || (tf->rflags & X86_RFLAGS_IF))
+		return 0;
+	uint64_t lstar = rdmsr(X86_MSR_LSTAR);
+	return tf->rip == lstar && va == lstar;
+}
+
+/* Not the program's fault and not a kernel bug: tell the VMM this host's KVM
+ * cannot run user mode (abi.h, COWVMM_CRASH_HOST_NO_USER_MODE). */
+_Noreturn static void crash_host_no_user_mode(const struct trapframe *tf, uint32_t err)
+{
+	static const char msg[] = "the host's KVM entered the kernel's SYSCALL entry in ring 3: "
+				  "this /dev/kvm cannot run user mode";
+	memset(&crash, 0, sizeof(crash));
+	crash.kind = COWVMM_CRASH_HOST_NO_USER_MODE;
+	crash.vector = X86_VEC_PF;
+	crash.error_code = err;
+	crash.msg_gpa = virt_to_phys(msg);
+	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
+	regs_from_tf(&crash.regs, tf);
+	kprintf("kernel: pid %d (%s): instruction fetch fault at the SYSCALL entry %#lx (cs %#lx, error %#x): %s\n",
+		curproc->pid, curproc->name, tf->rip, tf->cs, err, msg);
+	hypercall(COWVMM_HC_CRASH, &crash);
+	halt_forever();
+}
+
 /* User-mode exceptions other than #PF end the process with the signal Linux sends. */
 static const struct { uint8_t vector, sig; } user_signals[] = {
 	{ X86_VEC_DE, 8 /* SIGFPE */ }, { X86_VEC_DB, 5 /* SIGTRAP */ }, { X86_VEC_BP, 5 /* SIGTRAP */ },
@@ -132,6 +169,8 @@ static void page_fault(struct trapframe *tf)
 		kill_proc(curproc, SIGKILL);
 		break;
 	default:
+		if (is_syscall_entered_in_ring3(tf, va, err))
+			crash_host_no_user_mode(tf, err);
 		kprintf("kernel: pid %d (%s): segfault at %#lx rip %#lx error %#x\n", curproc->pid, curproc->name, va, tf->rip, err);
 		stats.segv_kills++;
 		kill_proc(curproc, SIGSEGV);

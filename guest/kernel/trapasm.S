@@ -72,6 +72,9 @@ trapret:
  * task's kernel stack so fork, signals and the exit path see one format, then
  * leave through iretq like any trap (the child of fork starts there too). */
 	.globl syscall_entry
+	/* A typed, sized symbol: the VMM's crash report names the address
+	 * (<syscall_entry+0x0> when a host's KVM faults right here in ring 3). */
+	.type syscall_entry, @function
 syscall_entry:
 	mov %rsp, syscall_user_rsp(%rip)
 	mov cpu_kstack_top(%rip), %rsp
@@ -86,6 +89,7 @@ syscall_entry:
 	mov %rsp, %rdi
 	call syscall_dispatch
 	jmp trapret
+	.size syscall_entry, . - syscall_entry
 
 /* A forked child's first switch lands here with its trap frame on top. */
 	.globl forkret

@@ -146,6 +146,23 @@ struct cowvmm_regs {
 /* Kinds of cowvmm_hc_crash.kind. */
 #define COWVMM_CRASH_EXCEPTION 0u /* CPU exception the kernel cannot handle */
 #define COWVMM_CRASH_PANIC     1u /* kernel bug: panic()/BUG() with a message */
+/*
+ * The host's KVM cannot run the guest's user mode: it entered the kernel's
+ * SYSCALL entry (the address in MSR LSTAR) still in ring 3, so fetching the
+ * first instruction there faulted.  The guest sees a user-mode
+ * instruction-fetch page fault (error code U and I set) whose RIP and CR2 are
+ * both the SYSCALL entry, with RFLAGS.IF cleared by SYSCALL's mask -- impossible
+ * on a correct CPU, which switches to ring 0 before fetching there (a user
+ * program that merely jumps to that address runs with IF set and gets an
+ * ordinary segfault).  Seen with PVM-style /dev/kvm, where ring 0
+ * works and ring 3 does not.  Not a kernel bug and not the program's fault, so
+ * instead of killing the process the guest reports: vector (14), error_code,
+ * regs (the trap frame: RIP = CR2 = the SYSCALL entry, CS as pushed), pid and
+ * msg_gpa, a short message.  The VMM must exit 3 ("this host cannot run KVM")
+ * and tell the user to run through tools/kvm-run (or `make run`), which runs
+ * real KVM nested in QEMU.
+ */
+#define COWVMM_CRASH_HOST_NO_USER_MODE 2u
 
 struct cowvmm_hc_crash {
 	uint32_t kind;        /* OUT: COWVMM_CRASH_* */

@@ -69,6 +69,7 @@ static inline const char *cowvmm_crash_kind_name(uint32_t kind)
 {
 	static const char *const names[] = {
 		[COWVMM_CRASH_EXCEPTION] = "exception", [COWVMM_CRASH_PANIC] = "panic",
+		[COWVMM_CRASH_HOST_NO_USER_MODE] = "host-no-user-mode",
 	};
 	return COWVMM_NAMES_LOOKUP_(names, kind, "unknown");
 }
