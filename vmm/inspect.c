@@ -260,6 +260,8 @@ static int inspect_register(struct vm *vm)
 static int inspect_finish(struct vm *vm, int status)
 {
 	struct inspect_state *s = st(vm);
+	if (status == VMM_EXIT_NO_KVM)
+		return status; /* the host could not run the guest: nothing was audited worth a summary */
 	struct audit *a = get_audit(vm);
 	if (a)
 		ptdump_at_end(vm, audit_books(a));

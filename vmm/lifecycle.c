@@ -85,6 +85,14 @@ static int hc_crash(struct vcpu *v, void *argp)
 	struct cowvmm_hc_crash a;
 	char file[COWVMM_STRING_MAX], msg[COWVMM_STRING_MAX], sym[160];
 	memcpy(&a, argp, sizeof a);
+	if (a.kind == COWVMM_CRASH_HOST_NO_USER_MODE) {
+		/* Not the guest's fault, nor the program's: say what to do, once. */
+		fflush(stdout);
+		fprintf(stderr, "vmm: this host's /dev/kvm cannot run the guest's user mode (SYSCALL from ring 3 "
+			"entered the kernel still in ring 3, as on a PVM-style KVM); run it in the emulated "
+			"environment instead: tools/kvm-run -- vmm/vmm ..., or make run\n");
+		return VMM_EXIT_NO_KVM;
+	}
 	bool have_file = a.file_gpa && guest_str(v->vm, a.file_gpa, file, sizeof file);
 	bool have_msg = a.msg_gpa && guest_str(v->vm, a.msg_gpa, msg, sizeof msg);
 	fflush(stdout);
