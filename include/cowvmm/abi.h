@@ -69,13 +69,21 @@
 #define COWVMM_PTE_ADDR 0x000ffffffffff000ull /* bits 51:12 */
 
 /* ---------------------------------------------------------------------------
- * Boot handshake.  The VMM starts the vCPU in 64-bit mode at the ELF entry with
+ * Boot handshake.  The VMM starts vCPU 0 (the bootstrap CPU) in 64-bit mode at
+ * the ELF entry with
  *   RDI = COWVMM_BOOT_INFO_GPA (guest physical; read it through the direct map)
  *   RSI = COWVMM_BOOT_MAGIC
  *   RSP = 0 (the kernel sets up its own stack first thing)
+ *   RFLAGS.IF = 0
+ * The other vCPUs (boot_info.ncpus - 1 of them, vCPU i with x2APIC ID i in
+ * its CPUID) exist but do not run until the kernel starts each one with
+ * HC_CPU_START: no INIT/SIPI, no real-mode trampoline.  With more than one
+ * vCPU the VMM creates KVM's in-kernel irqchip (LAPICs: x2APIC MSRs, IPIs,
+ * the LAPIC timer; a HLT with interrupts enabled stays inside KVM).
  * ------------------------------------------------------------------------- */
 #define COWVMM_BOOT_MAGIC 0x636f77766d6d3031ull /* "cowvmm01" */
 #define COWVMM_CMDLINE_MAX 256u
+#define COWVMM_MAX_CPUS 16u
 
 /* Bits of cowvmm_boot_info.flags (IN). */
 #define COWVMM_BOOT_F_AUDIT     (1u << 0) /* VMM audits at checkpoints: call HC_INSPECT */
@@ -91,7 +99,9 @@ struct cowvmm_boot_info {
 	uint64_t tsc_khz;        /* IN: vCPU TSC frequency in kHz (0 if unknown) */
 	uint64_t seed;           /* IN: --seed, for anything random in the guest */
 	uint64_t inject_gpa;     /* IN: GPA of struct cowvmm_inject_plan, 0 if none */
-	uint64_t reserved[8];    /* IN: zero */
+	uint32_t ncpus;          /* IN: vCPUs of this VM (1 .. COWVMM_MAX_CPUS); 0 from VMMs before SMP: read as 1 */
+	uint32_t reserved32;     /* IN: zero */
+	uint64_t reserved[7];    /* IN: zero */
 	char cmdline[COWVMM_CMDLINE_MAX]; /* IN: NUL-terminated: program name and args */
 };
 
@@ -114,6 +124,7 @@ enum cowvmm_hypercall {
 	COWVMM_HC_INSPECT = 5,   /* struct cowvmm_hc_inspect */
 	COWVMM_HC_BENCH = 6,     /* struct cowvmm_hc_bench */
 	COWVMM_HC_INJECT = 7,    /* struct cowvmm_hc_inject_point */
+	COWVMM_HC_CPU_START = 8, /* struct cowvmm_hc_cpu_start */
 	COWVMM_HC_COUNT
 };
 
@@ -361,6 +372,26 @@ struct cowvmm_hc_inject_point {
 	uint64_t va;         /* OUT: address of interest (0 if none) */
 	uint32_t applied;    /* IN: nonzero if the VMM changed something */
 	uint32_t reserved;
+};
+
+/* ---------------------------------------------------------------------------
+ * HC_CPU_START: the kernel starts vCPU `cpu` (1 .. ncpus-1, each once).  The
+ * VMM puts it straight into 64-bit mode -- the boot GDT's code and data
+ * segments, CR0/CR4/EFER as at boot, the given CR3 -- with
+ *   RIP = rip, RSP = rsp (kernel virtual addresses: its own stack),
+ *   RDI = arg, RSI = cpu, RFLAGS.IF = 0,
+ * makes it runnable (KVM_SET_MP_STATE) on a host thread of its own, and
+ * returns.  The new CPU loads its own GDT, TSS and IDT first thing.
+ * A cpu out of range or already started, a non-canonical rip/rsp, or a CR3
+ * outside RAM ends the run as a guest error.
+ * ------------------------------------------------------------------------- */
+struct cowvmm_hc_cpu_start {
+	uint32_t cpu;   /* OUT: vCPU index to start */
+	uint32_t pad;   /* OUT: zero */
+	uint64_t rip;   /* OUT: entry point (kernel virtual, 64-bit code) */
+	uint64_t rsp;   /* OUT: initial stack pointer (kernel virtual) */
+	uint64_t arg;   /* OUT: handed over in RDI */
+	uint64_t cr3;   /* OUT: root page table it starts on (guest physical) */
 };
 
 #endif /* COWVMM_ABI_H */

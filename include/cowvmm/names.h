@@ -46,6 +46,7 @@ static inline const char *cowvmm_hypercall_name(uint32_t nr)
 		[COWVMM_HC_ASSERT] = "assert",     [COWVMM_HC_CRASH] = "crash",
 		[COWVMM_HC_DESCRIBE] = "describe", [COWVMM_HC_INSPECT] = "inspect",
 		[COWVMM_HC_BENCH] = "bench",       [COWVMM_HC_INJECT] = "inject",
+		[COWVMM_HC_CPU_START] = "cpu_start",
 	};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == COWVMM_HC_COUNT, "name every hypercall");
 	return COWVMM_NAMES_LOOKUP_(names, nr, "?");
