@@ -104,7 +104,24 @@ static void set_sregs(struct vcpu *v)
 	vcpu_set_sregs(v, &s);
 }
 
-/* Give the guest what the host CPU and KVM support, unfiltered. */
+/* Several CPUs: each one's x2APIC ID is its index (CPUID.1:EBX[31:24] and
+ * the x2APIC topology leaves' EDX), and x2APIC is advertised (CPUID.1:ECX
+ * bit 21): the guest talks to its LAPIC through MSRs, no MMIO page. */
+static void set_apic_id(struct kvm_cpuid2 *c, unsigned id)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function == 1) {
+			e->ecx |= 1u << 21;
+			e->ebx = (e->ebx & 0x00ffffffu) | (uint32_t)id << 24;
+		} else if (e->function == 0xb || e->function == 0x1f) {
+			e->edx = id;
+		}
+	}
+}
+
+/* Give the guest what the host CPU and KVM support, unfiltered (with the
+ * APIC ID of this vCPU when there are several). */
 static void set_cpuid(struct vcpu *v)
 {
 	for (unsigned n = 64; n <= 4096; n *= 2) {
@@ -125,6 +142,8 @@ static void set_cpuid(struct vcpu *v)
 				strerror(-r));
 			exit(VMM_EXIT_NO_KVM);
 		}
+		if (v->vm->nvcpus > 1)
+			set_apic_id(c, v->id);
 		KVM_CHECK(v->fd, KVM_SET_CPUID2, c, "vcpu %u: %u entries", v->id, c->nent);
 		free(c);
 		return;
@@ -177,6 +196,7 @@ struct cowvmm_boot_info *boot_write_info(struct vm *vm)
 	}
 	bi->seed = vm->seed;
 	bi->inject_gpa = 0;
+	bi->ncpus = vm->nvcpus;
 	snprintf(bi->cmdline, sizeof bi->cmdline, "%s", vm->cmdline);
 	return bi;
 }

@@ -24,7 +24,16 @@ void vm_register_hypercall(struct vm *vm, unsigned nr, size_t arg_size, vm_hyper
 		fprintf(stderr, "vmm: internal error: hypercall %u registered twice or out of range\n", nr);
 		abort();
 	}
-	vm->hc[nr] = (struct vm_hypercall){ arg_size, fn };
+	vm->hc[nr] = (struct vm_hypercall){ arg_size, fn, false };
+}
+
+void vm_hypercall_stops_world(struct vm *vm, unsigned nr)
+{
+	if (nr >= COWVMM_HC_COUNT || !vm->hc[nr].fn) {
+		fprintf(stderr, "vmm: internal error: hypercall %u not registered\n", nr);
+		abort();
+	}
+	vm->hc[nr].stop_world = true;
 }
 
 int hypercall_dispatch(struct vcpu *v, unsigned nr, uint64_t gpa)
@@ -41,5 +50,10 @@ int hypercall_dispatch(struct vcpu *v, unsigned nr, uint64_t gpa)
 	if (!arg)
 		return vm_guest_error(v, "hypercall %s: bad argument address 0x%llx (%zu bytes)",
 				      hc_name(nr, name), (unsigned long long)gpa, h->arg_size);
-	return h->fn(v, arg);
+	if (!h->stop_world)
+		return h->fn(v, arg);
+	world_stop(&v->vm->world, v);
+	int r = h->fn(v, arg);
+	world_resume(&v->vm->world, v);
+	return r;
 }

@@ -252,6 +252,8 @@ static int inspect_register(struct vm *vm)
 {
 	int r = inspect_setup(vm);
 	vm_register_hypercall(vm, COWVMM_HC_INSPECT, sizeof(struct cowvmm_hc_inspect), hc_inspect);
+	/* An audit never reads a half-updated guest: every other vCPU parked. */
+	vm_hypercall_stops_world(vm, COWVMM_HC_INSPECT);
 	return r;
 }
 

@@ -126,6 +126,11 @@ int kvm_setup(struct vm *vm, unsigned nvcpus)
 	KVM_CHECK(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot,
 		  "slot 0, gpa 0x0, size 0x%llx, host %p", (unsigned long long)slot.memory_size,
 		  (void *)vm->mem.base);
+	/* Several CPUs talk through their LAPICs (IPIs, timers): KVM's in-kernel
+	 * irqchip, created before any vCPU.  One CPU keeps today's machine: no
+	 * LAPIC, and a HLT comes out to the VMM. */
+	if (nvcpus > 1)
+		KVM_CHECK(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL, "%u vCPUs", nvcpus);
 	int sz = KVM_CHECK(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL, "-");
 	if ((size_t)sz < sizeof(struct kvm_run)) {
 		fprintf(stderr, "vmm: KVM_GET_VCPU_MMAP_SIZE %d is smaller than struct kvm_run\n", sz);

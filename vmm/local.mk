@@ -5,7 +5,7 @@ bin_PROGRAMS += vmm/vmm
 # hypercall tables, watchdog, logging, the module registry.
 VMM_CORE_SOURCES = vmm/vmm.h vmm/log.h vmm/log.c vmm/guest_mem.h vmm/guest_mem.c \
 	vmm/elf_load.h vmm/elf_load.c vmm/kvm.c vmm/boot.c vmm/run.c vmm/hypercall.c \
-	vmm/lifecycle.c vmm/dump.c vmm/watchdog.c vmm/module.c
+	vmm/lifecycle.c vmm/cpu_start.c vmm/dump.c vmm/watchdog.c vmm/module.c vmm/world.h vmm/world.c
 # Pure pieces every feature builds on: the page-table walker, the guest's books.
 VMM_BASE_SOURCES = vmm/ptwalk.h vmm/ptwalk.c vmm/books.h vmm/books.c vmm/describe.c
 # Feature modules (each registers itself with VMM_MODULE()).
@@ -20,7 +20,7 @@ VMM_LIB_SOURCES = $(VMM_CORE_SOURCES) $(VMM_BASE_SOURCES) $(VMM_MODULE_SOURCES)
 vmm_vmm_SOURCES = vmm/main.c $(VMM_LIB_SOURCES)
 vmm_vmm_CPPFLAGS = $(AM_CPPFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
 vmm_vmm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS)
-vmm_vmm_LDADD = $(LIBELF_LIBS) -lm
+vmm_vmm_LDADD = $(LIBELF_LIBS) -lm -lpthread
 
 # The same objects, built with the sanitizers when configured, as one library
 # that every unit test and fuzzer links (no KVM is touched unless called).

@@ -39,6 +39,9 @@ static void usage(FILE *f, const char *argv0, const struct vm *vm)
 		"  -t, --timeout SECS  stop a guest still running after SECS seconds (default %u;\n"
 		"                      0 = never)\n"
 		"      --seed N        seed handed to the guest for anything random (default %u)\n"
+		"      --cpus N        virtual CPUs, 1..%u (default 1); vCPU 0 boots, the kernel\n"
+		"                      starts the others (HC_CPU_START), each on a host thread;\n"
+		"                      audits stop every vCPU first\n"
 		"  -q, --quiet         no informational VMM messages (errors are still shown)\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n"
@@ -61,7 +64,7 @@ static void usage(FILE *f, const char *argv0, const struct vm *vm)
 		"  %s --timeout 2 ktest-hang   expect exit status 5\n",
 		argv0, COWVMM_CMDLINE_MAX - 1, PKGLIBDIR,
 		(unsigned long long)(COWVMM_RAM_MIN >> 20), (unsigned long long)(COWVMM_RAM_MAX >> 30),
-		DEFAULT_TIMEOUT, DEFAULT_SEED, argv0, argv0, argv0);
+		DEFAULT_TIMEOUT, DEFAULT_SEED, COWVMM_MAX_CPUS, argv0, argv0, argv0);
 	for (size_t i = 0; i < vm->nmods; i++)
 		if (vm->mods[i]->usage)
 			vm->mods[i]->usage(f);
@@ -125,12 +128,13 @@ static const char *default_kernel(char *buf, size_t n)
 /* getopt_long's table: the core's options, then every module's, whose
  * values encode (module, option) as MOD_OPT_BASE + module * 256 + index. */
 #define MOD_OPT_BASE 0x10000
-enum { OPT_SEED = 0x100 };
+enum { OPT_SEED = 0x100, OPT_CPUS };
 static const struct option core_longopts[] = {
 	{ "kernel", required_argument, NULL, 'k' },
 	{ "memory", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -188,6 +192,12 @@ static int parse_args(int argc, char **argv, struct vm *vm)
 			if (!parse_u64(optarg, &vm->seed))
 				st = usage_error(argv[0], "invalid seed '%s'", optarg);
 			break;
+		case OPT_CPUS:
+			if (!parse_u64(optarg, &v) || v < 1 || v > COWVMM_MAX_CPUS)
+				st = usage_error(argv[0], "invalid CPU count '%s' (1..16)", optarg);
+			else
+				vm->ncpus = (unsigned)v;
+			break;
 		case 'q':
 			vm->quiet = true;
 			break;
@@ -243,7 +253,7 @@ static int parse_args(int argc, char **argv, struct vm *vm)
 int main(int argc, char **argv)
 {
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .ram_size = DEFAULT_RAM, .timeout_s = DEFAULT_TIMEOUT,
-			 .seed = DEFAULT_SEED };
+			 .seed = DEFAULT_SEED, .ncpus = 1 };
 	char kbuf[PATH_MAX + 32], err[512];
 	/* A closed stdout loses guest output but must not kill the VMM mid-report. */
 	signal(SIGPIPE, SIG_IGN);
@@ -272,12 +282,13 @@ int main(int argc, char **argv)
 		st = VMM_EXIT_USAGE;
 		goto out;
 	}
-	if ((st = kvm_setup(&vm, 1)))
+	if ((st = kvm_setup(&vm, vm.ncpus)))
 		goto out;
 	boot_setup_memory(&vm);
 	for (unsigned i = 0; i < vm.nvcpus; i++)
 		boot_setup_vcpu(&vm.vcpus[i], vm.kernel.entry);
 	lifecycle_register(&vm);
+	cpu_start_register(&vm);
 	if ((st = EACH_MODULE(&vm, setup, 0, &vm)))
 		goto out;
 	struct cowvmm_boot_info *bi = boot_write_info(&vm);

@@ -285,7 +285,7 @@ int report_json(const struct vm *vm, const char *path, int status)
 	fprintf(f, "  \"run\": {\"vmm_version\": \"%s\", \"abi_version\": %u, \"cmdline\": ", PACKAGE_VERSION,
 		COWVMM_ABI_VERSION);
 	jstr(f, cmdline);
-	fprintf(f, ", \"ram_bytes\": %" PRIu64 ", \"audit\": %s, \"mutate\": ", vm->mem.size,
+	fprintf(f, ", \"ram_bytes\": %" PRIu64 ", \"cpus\": %u, \"audit\": %s, \"mutate\": ", vm->mem.size, vm->nvcpus,
 		inspect_auditing(vm) ? "true" : "false");
 	if (mutate_kind(vm))
 		jstr(f, mutate_kind(vm));

@@ -1,5 +1,6 @@
 /* vmm/run.c — the vCPU run loop: every KVM exit reason goes through one handler table (core handlers + registered ones). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,33 +99,48 @@ void vm_register_exit(struct vm *vm, uint32_t reason, vm_exit_fn fn)
 	vm->exit_fn[reason] = fn;
 }
 
+/* The time is up: one vCPU (the first to see it) stops the world, says so
+ * with every vCPU's registers, and ends the run. */
 static int on_timeout(struct vcpu *v)
 {
-	watchdog_stop(v->vm); /* no more SIGALRM while reporting */
+	struct vm *vm = v->vm;
+	world_stop(&vm->world, v);
+	if (atomic_load(&vm->world.ended)) {
+		world_resume(&vm->world, v);
+		return vm->world.status;
+	}
+	watchdog_stop(vm); /* no more kicks while reporting */
 	fflush(stdout);
-	fprintf(stderr, "vmm: timeout: guest still running after %u s (--timeout)\n", v->vm->timeout_s);
-	dump_vcpu(v);
-	return VMM_EXIT_TIMEOUT;
+	fprintf(stderr, "vmm: timeout: guest still running after %u s (--timeout)\n", vm->timeout_s);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].started)
+			dump_vcpu(&vm->vcpus[i]);
+	int st = world_end(&vm->world, v, VMM_EXIT_TIMEOUT);
+	world_resume(&vm->world, v);
+	return st;
 }
 
-/* One vCPU until the guest ends or an exit handler ends the run. */
+/* One vCPU until the run ends: its own exit handler ended it, or another
+ * vCPU's did (world_checkin() says so).  Returns the run's status. */
 static int vcpu_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	for (;;) {
-		if (watchdog_fired())
+		if (!world_checkin(&vm->world, v))
+			return vm->world.status;
+		if (watchdog_fired(vm))
 			return on_timeout(v);
 		vcpu_forget_regs(v);
 		int r = kvm_try(v->fd, KVM_RUN, NULL);
 		if (r == -EINTR || r == -EAGAIN) {
 			v->run->immediate_exit = 0;
-			continue; /* a stray signal; the watchdog is checked above */
+			continue; /* a kick; the world and the watchdog are checked above */
 		}
 		if (r < 0) {
 			fflush(stdout);
 			fprintf(stderr, "vmm: ioctl KVM_RUN (vcpu %u) failed: %s\n", v->id, strerror(-r));
 			dump_vcpu(v);
-			return VMM_EXIT_CRASH;
+			return world_end(&vm->world, v, VMM_EXIT_CRASH);
 		}
 		for (size_t i = 0; i < vm->nmods; i++)
 			if (vm->mods[i]->on_exit)
@@ -137,15 +153,51 @@ static int vcpu_loop(struct vcpu *v)
 			h = vm->exit_fn[reason];
 		int st = h(v);
 		if (st != VMM_CONTINUE)
-			return st;
+			return world_end(&vm->world, v, st);
 	}
 }
 
-/* Today the VM has one vCPU and runs it on the calling thread.  Several
- * vCPUs will each get a thread running vcpu_loop() and a stop-the-world
- * protocol around checkpoints (the SMP work): handlers already take the
- * vCPU they came from. */
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	vcpu_loop(v);
+	world_leave(&v->vm->world, v);
+	return NULL;
+}
+
+int vcpu_start_thread(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	world_join(&vm->world, v);
+	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (r) {
+		world_leave(&vm->world, v);
+		return -r;
+	}
+	v->have_thread = true;
+	v->started = true;
+	return 0;
+}
+
+/* vCPU 0 runs on the calling thread; the others on threads of their own
+ * once the guest starts them (cpu_start.c).  The run's status is the first
+ * one a handler ended it with. */
 int vm_run(struct vm *vm)
 {
-	return vcpu_loop(&vm->vcpus[0]);
+	world_init(&vm->world, vm->vcpus, 1, vcpu_kick);
+	struct vcpu *v0 = &vm->vcpus[0];
+	v0->thread = pthread_self();
+	v0->have_thread = true;
+	v0->started = true;
+	vcpu_loop(v0);
+	world_leave(&vm->world, v0);
+	for (unsigned i = 1; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].have_thread) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].have_thread = false;
+		}
+	v0->have_thread = false;
+	int st = vm->world.status;
+	world_destroy(&vm->world);
+	return st;
 }

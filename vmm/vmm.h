@@ -12,6 +12,8 @@
  * variable.  See doc/HACKING.md.
  */
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +25,7 @@
 #include "elf_load.h"
 #include "guest_mem.h"
 #include "log.h"
+#include "world.h"
 
 /* Exit statuses of `vmm` (documented in --help and README.md). */
 enum vmm_exit {
@@ -37,7 +40,7 @@ enum vmm_exit {
 /* Handlers return VMM_CONTINUE to resume the vCPU, or an enum vmm_exit. */
 #define VMM_CONTINUE (-1)
 
-#define VMM_MAX_VCPUS 16
+#define VMM_MAX_VCPUS COWVMM_MAX_CPUS
 #define VMM_MAX_MODULES 24
 #define VMM_MAX_EXIT_REASON 64   /* exit handlers registrable for reasons below this */
 
@@ -51,6 +54,9 @@ struct vcpu {
 	int fd;                  /* KVM_CREATE_VCPU, -1 when closed */
 	struct kvm_run *run;     /* mmap of its kvm_run (vm->run_size bytes) */
 	int stats_fd;            /* KVM_GET_STATS_FD once someone opened it, else -1 */
+	pthread_t thread;        /* the thread running it (valid while have_thread) */
+	bool have_thread;
+	bool started;            /* running guest code: vCPU 0 from boot, others after HC_CPU_START */
 	struct kvm_regs regs;    /* cache: valid if have_regs */
 	struct kvm_sregs sregs;  /* cache: valid if have_sregs */
 	bool have_regs, have_sregs;
@@ -73,6 +79,7 @@ typedef int (*vm_exit_fn)(struct vcpu *v);
 struct vm_hypercall {
 	size_t arg_size;
 	vm_hypercall_fn fn;      /* NULL: no module handles it in this VMM */
+	bool stop_world;         /* every other vCPU parked around the handler */
 };
 
 /* The VM object: owns guest memory, the kernel image, the vCPUs and every
@@ -82,6 +89,7 @@ struct vm {
 	const char *kernel_path;
 	uint64_t ram_size;
 	unsigned timeout_s;      /* watchdog, 0 = none */
+	unsigned ncpus;          /* --cpus: vCPUs to create (1 .. VMM_MAX_VCPUS) */
 	uint64_t seed;
 	bool quiet;              /* -q: no informational VMM messages */
 	char cmdline[COWVMM_CMDLINE_MAX]; /* PROGRAM ARGS...; a module may set a default */
@@ -98,9 +106,15 @@ struct vm {
 	/* Tables filled by modules at setup. */
 	struct vm_hypercall hc[COWVMM_HC_COUNT];
 	vm_exit_fn exit_fn[VMM_MAX_EXIT_REASON];
-	/* The watchdog's timer (its signal flag is the one global, watchdog.c). */
+	/* The vCPU threads and the stop-the-world protocol (world.h). */
+	struct world world;
+	/* The watchdog: a thread that kicks every vCPU once the time is up. */
 	bool wd_armed;
-	void *wd_timer;          /* timer_t, boxed to keep <time.h> out of here */
+	atomic_bool wd_fired;
+	bool wd_quit;
+	pthread_t wd_thread;
+	pthread_mutex_t wd_lock;
+	pthread_cond_t wd_cond;
 	/* The registered modules, in order, and each one's state (vm_state()). */
 	size_t nmods;
 	const struct vmm_module *mods[VMM_MAX_MODULES];
@@ -118,8 +132,9 @@ int kvm_check_(int fd, unsigned long req, void *arg, const char *name, const cha
 #define KVM_CHECK(fd, req, arg, ...) kvm_check_((fd), (req), (arg), #req, __VA_ARGS__)
 
 /* Open /dev/kvm, check the API version and every capability relied on,
- * create the VM, register vm->mem as memslot 0, create `nvcpus` vCPUs and
- * map their kvm_run.  0, or VMM_EXIT_NO_KVM after one line saying why. */
+ * create the VM, register vm->mem as memslot 0, create KVM's in-kernel
+ * irqchip when nvcpus > 1 (LAPICs for IPIs and timers), create `nvcpus`
+ * vCPUs and map their kvm_run.  0, or VMM_EXIT_NO_KVM after one line. */
 int kvm_setup(struct vm *vm, unsigned nvcpus);
 /* Close everything kvm_setup() opened; safe after a partial setup. */
 void kvm_teardown(struct vm *vm);
@@ -148,22 +163,32 @@ struct cowvmm_boot_info *boot_write_info(struct vm *vm);
 /* Run until the guest ends; the enum vmm_exit status, after printing whatever
  * explains it. */
 int vm_run(struct vm *vm);
+/* Start vCPU v's thread (its registers are set): 0 or -errno. */
+int vcpu_start_thread(struct vcpu *v);
 /* Handle hypercall `nr` (argument at guest-physical `gpa`) from vCPU v. */
 int hypercall_dispatch(struct vcpu *v, unsigned nr, uint64_t gpa);
 /* Register the handler of hypercall nr (a module, at setup).  Registering a
- * hypercall twice, or one the ABI does not know, is a VMM bug: abort(). */
+ * hypercall twice, or one the ABI does not know, is a VMM bug: abort().
+ * vm_hypercall_stops_world(): the handler reads guest memory that other
+ * vCPUs could change (an audit): they are parked while it runs. */
 void vm_register_hypercall(struct vm *vm, unsigned nr, size_t arg_size, vm_hypercall_fn fn);
+void vm_hypercall_stops_world(struct vm *vm, unsigned nr);
 /* Register the handler of KVM exit `reason` (< VMM_MAX_EXIT_REASON); same rules. */
 void vm_register_exit(struct vm *vm, uint32_t reason, vm_exit_fn fn);
-/* The core's own hypercalls: CONSOLE, EXIT, ASSERT, CRASH (lifecycle.c). */
+/* The core's own hypercalls: CONSOLE, EXIT, ASSERT, CRASH (lifecycle.c),
+ * CPU_START (cpu_start.c). */
 void lifecycle_register(struct vm *vm);
+void cpu_start_register(struct vm *vm);
 
 /* ---- watchdog.c ---------------------------------------------------------- */
-/* Arm a timer that gets every vCPU out of KVM_RUN after vm->timeout_s (0 =
- * never); watchdog_fired() tells the run loop why KVM_RUN returned EINTR. */
+/* Start a thread that, after vm->timeout_s (0 = never), sets wd_fired and
+ * kicks every vCPU out of KVM_RUN (again every 100 ms until stopped);
+ * watchdog_fired() tells a run loop why KVM_RUN returned EINTR. */
 void watchdog_start(struct vm *vm);
-bool watchdog_fired(void);
+bool watchdog_fired(const struct vm *vm);
 void watchdog_stop(struct vm *vm);
+/* Get a vCPU out of KVM_RUN soon (immediate_exit + a signal to its thread). */
+void vcpu_kick(struct vcpu *v);
 
 /* ---- module.c: modules ---------------------------------------------------- */
 /* A command-line option of a module: `id` comes back to the module's

@@ -1,4 +1,5 @@
-/* vmm/watchdog.c — stop a guest that runs too long: POSIX timer + SIGALRM + immediate_exit on every vCPU. */
+/* vmm/watchdog.c — stop a guest that runs too long: a thread that, when the time is up, kicks every vCPU out of KVM_RUN. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,64 +10,104 @@
 
 #include "vmm.h"
 
-/* The only mutable globals of the VMM: what the signal handler touches.  The
- * VM it points at outlives the timer (watchdog_stop() clears it first). */
-static volatile sig_atomic_t fired;
-static struct vm *volatile wd_vm;
+/* The kick's signal: it only has to interrupt KVM_RUN (-EINTR), so its
+ * handler does nothing; installed without SA_RESTART. */
+#define VMM_SIG_KICK SIGUSR1
 
-/* The signal interrupts KVM_RUN (-EINTR).  If it lands between two KVM_RUNs,
- * immediate_exit makes the next one return -EINTR at once (KVM_CAP_IMMEDIATE_EXIT);
- * without that capability the timer keeps re-firing every 100 ms instead. */
-static void on_alarm(int sig)
+static void on_kick(int sig)
 {
 	(void)sig;
-	fired = 1;
-	struct vm *vm = wd_vm;
-	if (vm)
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	/* immediate_exit covers a kick that lands between two KVM_RUNs
+	 * (KVM_CAP_IMMEDIATE_EXIT); without it the watchdog and stoppers kick
+	 * again until the vCPU is out. */
+	if (v->run && v->vm->cap.immediate_exit)
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (v->have_thread)
+		pthread_kill(v->thread, VMM_SIG_KICK);
+}
+
+static void timespec_add_ns(struct timespec *t, long long ns)
+{
+	t->tv_sec += ns / 1000000000;
+	t->tv_nsec += ns % 1000000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+/* Sleep until the deadline (or until told to quit), then kick every vCPU,
+ * again every 100 ms: a vCPU may be between two KVM_RUNs at the first kick. */
+static void *watchdog_thread(void *arg)
+{
+	struct vm *vm = arg;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	timespec_add_ns(&t, (long long)vm->timeout_s * 1000000000);
+	pthread_mutex_lock(&vm->wd_lock);
+	while (!vm->wd_quit) {
+		if (pthread_cond_timedwait(&vm->wd_cond, &vm->wd_lock, &t) != ETIMEDOUT)
+			continue;
+		atomic_store(&vm->wd_fired, true);
 		for (unsigned i = 0; i < vm->nvcpus; i++)
-			if (vm->vcpus[i].run)
-				vm->vcpus[i].run->immediate_exit = 1;
+			vcpu_kick(&vm->vcpus[i]);
+		timespec_add_ns(&t, 100 * 1000 * 1000);
+	}
+	pthread_mutex_unlock(&vm->wd_lock);
+	return NULL;
 }
 
 void watchdog_start(struct vm *vm)
 {
-	if (vm->timeout_s == 0)
-		return;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
+	sa.sa_handler = on_kick;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN must return */
-	sigaction(SIGALRM, &sa, NULL);
-	wd_vm = vm->cap.immediate_exit ? vm : NULL;
-	timer_t *t = malloc(sizeof *t);
-	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM };
-	if (!t || timer_create(CLOCK_MONOTONIC, &sev, t) < 0) {
-		perror("vmm: timer_create");
+	sigaction(VMM_SIG_KICK, &sa, NULL);
+	atomic_init(&vm->wd_fired, false);
+	if (vm->timeout_s == 0)
+		return;
+	pthread_mutex_init(&vm->wd_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->wd_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	vm->wd_quit = false;
+	/* The watchdog thread never runs a vCPU: the kick signal is for vCPUs. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, VMM_SIG_KICK);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int r = pthread_create(&vm->wd_thread, NULL, watchdog_thread, vm);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		fprintf(stderr, "vmm: cannot start the watchdog thread: %s\n", strerror(r));
 		exit(VMM_EXIT_NO_KVM);
 	}
-	struct itimerspec its = {
-		.it_value = { .tv_sec = vm->timeout_s },
-		.it_interval = { .tv_nsec = 100 * 1000 * 1000 },
-	};
-	timer_settime(*t, 0, &its, NULL);
-	vm->wd_timer = t;
 	vm->wd_armed = true;
 }
 
-bool watchdog_fired(void)
+bool watchdog_fired(const struct vm *vm)
 {
-	return fired;
+	return atomic_load(&vm->wd_fired);
 }
 
 void watchdog_stop(struct vm *vm)
 {
-	if (vm->wd_armed) {
-		timer_t *t = vm->wd_timer;
-		timer_delete(*t);
-		free(t);
-	}
-	vm->wd_timer = NULL;
+	if (!vm->wd_armed)
+		return;
+	pthread_mutex_lock(&vm->wd_lock);
+	vm->wd_quit = true;
+	pthread_cond_signal(&vm->wd_cond);
+	pthread_mutex_unlock(&vm->wd_lock);
+	pthread_join(vm->wd_thread, NULL);
+	pthread_cond_destroy(&vm->wd_cond);
+	pthread_mutex_destroy(&vm->wd_lock);
 	vm->wd_armed = false;
-	wd_vm = NULL;
 }

@@ -1,11 +1,11 @@
 # tests/unit/local.mk — host unit tests, no KVM needed: each links the one VMM library (vmm/libvmm-test.a).
 EXTRA_DIST += tests/unit/tap.h tests/unit/fakeguest.h tests/unit/simguest.h
 UNIT_TESTS = tests/unit/test-ptwalk tests/unit/test-elf tests/unit/test-gmem tests/unit/test-describe \
-	tests/unit/test-audit tests/unit/test-inject tests/unit/test-modules
+	tests/unit/test-audit tests/unit/test-inject tests/unit/test-modules tests/unit/test-world
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS)
-UNIT_LDADD = vmm/libvmm-test.a $(LIBELF_LIBS) -lm
+UNIT_LDADD = vmm/libvmm-test.a $(LIBELF_LIBS) -lm -lpthread
 
 # Page-table walker and COW audit on synthetic guest memory.
 tests_unit_test_ptwalk_SOURCES = tests/unit/test-ptwalk.c
@@ -18,6 +18,8 @@ tests_unit_test_describe_SOURCES = tests/unit/test-describe.c
 tests_unit_test_inject_SOURCES = tests/unit/test-inject.c
 # The modules wired together through the hypercall table, without KVM.
 tests_unit_test_modules_SOURCES = tests/unit/test-modules.c
+# Stopping the world with real threads and fake vCPUs (no KVM).
+tests_unit_test_world_SOURCES = tests/unit/test-world.c
 
 tests_unit_test_ptwalk_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_CFLAGS = $(UNIT_CFLAGS)
@@ -26,6 +28,7 @@ tests_unit_test_gmem_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_describe_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_inject_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_modules_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_world_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ptwalk_LDADD = $(UNIT_LDADD)
 tests_unit_test_audit_LDADD = $(UNIT_LDADD)
 tests_unit_test_elf_LDADD = $(UNIT_LDADD)
@@ -33,6 +36,7 @@ tests_unit_test_gmem_LDADD = $(UNIT_LDADD)
 tests_unit_test_describe_LDADD = $(UNIT_LDADD)
 tests_unit_test_inject_LDADD = $(UNIT_LDADD)
 tests_unit_test_modules_LDADD = $(UNIT_LDADD)
+tests_unit_test_world_LDADD = $(UNIT_LDADD)
 tests_unit_test_ptwalk_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_audit_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_elf_LDFLAGS = $(SAN_CFLAGS)
@@ -40,6 +44,7 @@ tests_unit_test_gmem_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_describe_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_inject_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_modules_LDFLAGS = $(SAN_CFLAGS)
+tests_unit_test_world_LDFLAGS = $(SAN_CFLAGS)
 
 # libFuzzer harness for the ELF validator (built by hand, see its header).
 EXTRA_DIST += tests/fuzz/fuzz_elf.c

@@ -1,0 +1,135 @@
+/* vmm/world.c — stopping the world: one vCPU holds every other one out of KVM_RUN, parked, while it reads or changes guest state. */
+#include <errno.h>
+#include <time.h>
+
+#include "vmm.h"
+#include "world.h"
+
+/* A kick can be lost in a narrow window (the vCPU clears immediate_exit
+ * after our store, and enters KVM_RUN having read `stopping` before it was
+ * set); a stopper that has waited this long kicks the stragglers again. */
+#define REKICK_NS (10 * 1000 * 1000)
+
+void world_init(struct world *w, struct vcpu *vcpus, unsigned nvcpus, void (*kick)(struct vcpu *v))
+{
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&w->stopping, false);
+	atomic_init(&w->ended, false);
+	w->owner = -1;
+	w->active = nvcpus;
+	w->parked = 0;
+	w->status = VMM_CONTINUE;
+	w->kick = kick;
+	w->vcpus = vcpus;
+	w->nvcpus = nvcpus;
+	w->stops = 0;
+}
+
+void world_destroy(struct world *w)
+{
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* Wait on the world's condition, parked: the owner counts us as stopped. */
+static void park(struct world *w)
+{
+	w->parked++;
+	pthread_cond_broadcast(&w->cond);
+	pthread_cond_wait(&w->cond, &w->lock);
+	w->parked--;
+}
+
+bool world_checkin(struct world *w, struct vcpu *v)
+{
+	if (!atomic_load(&w->stopping) && !atomic_load(&w->ended))
+		return true; /* the fast path: no lock between two KVM_RUNs */
+	pthread_mutex_lock(&w->lock);
+	while (!atomic_load(&w->ended) && atomic_load(&w->stopping) && w->owner != (int)v->id)
+		park(w);
+	bool go = !atomic_load(&w->ended);
+	pthread_mutex_unlock(&w->lock);
+	return go;
+}
+
+static void kick_others(struct world *w, struct vcpu *v)
+{
+	for (unsigned i = 0; i < w->nvcpus; i++)
+		if (&w->vcpus[i] != v)
+			w->kick(&w->vcpus[i]);
+}
+
+void world_stop(struct world *w, struct vcpu *v)
+{
+	pthread_mutex_lock(&w->lock);
+	/* Someone else holds the world: we are out of KVM_RUN, so we count as
+	 * parked for them, and take our turn when they resume. */
+	while (w->owner >= 0 && w->owner != (int)v->id && !atomic_load(&w->ended))
+		park(w);
+	w->owner = (int)v->id;
+	atomic_store(&w->stopping, true);
+	w->stops++;
+	kick_others(w, v);
+	while (w->parked + 1 < w->active) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_nsec += REKICK_NS;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&w->cond, &w->lock, &t) == ETIMEDOUT)
+			kick_others(w, v);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+void world_resume(struct world *w, struct vcpu *v)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->owner == (int)v->id) {
+		w->owner = -1;
+		atomic_store(&w->stopping, false);
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+int world_end(struct world *w, struct vcpu *v, int status)
+{
+	pthread_mutex_lock(&w->lock);
+	if (!atomic_load(&w->ended)) {
+		w->status = status;
+		atomic_store(&w->ended, true);
+	}
+	int st = w->status;
+	kick_others(w, v);
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return st;
+}
+
+void world_leave(struct world *w, struct vcpu *v)
+{
+	pthread_mutex_lock(&w->lock);
+	w->active--;
+	if (w->owner == (int)v->id) {
+		w->owner = -1;
+		atomic_store(&w->stopping, false);
+	}
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void world_join(struct world *w, struct vcpu *v)
+{
+	(void)v;
+	pthread_mutex_lock(&w->lock);
+	w->active++;
+	pthread_mutex_unlock(&w->lock);
+}

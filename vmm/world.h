@@ -1,0 +1,58 @@
+/* vmm/world.h — several vCPU threads, and stopping the world: every other vCPU out of KVM_RUN and parked while one of them works on guest memory. */
+#ifndef COWVMM_WORLD_H
+#define COWVMM_WORLD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct vcpu;
+
+/*
+ * Protocol (the lock order is world.lock alone: nothing else is taken while
+ * holding it, and it is never held across KVM_RUN or a handler):
+ *  - every vCPU thread calls world_checkin() before each KVM_RUN.  Unless the
+ *    world is stopped or the run has ended it returns at once (two atomic
+ *    loads, no lock); otherwise it parks until the world is resumed, or
+ *    returns false when the run is over;
+ *  - world_stop(v): v (a vCPU between two KVM_RUNs, in a handler) becomes the
+ *    owner: it sets `stopping`, kicks every other vCPU (the kick makes KVM_RUN
+ *    return soon: immediate_exit + a signal to its thread), and waits until
+ *    each one is parked or gone.  Then nothing runs guest code but nothing
+ *    either: guest memory and every other vCPU's registers hold still.  If
+ *    another vCPU owns the world already, v parks first (it is not running
+ *    either) and takes its turn after;
+ *  - world_resume(v) releases the others;
+ *  - world_end(v, status): the run is over (the first status wins); everyone
+ *    is kicked and every loop returns; world_leave() when a thread's loop has
+ *    returned, so stoppers stop waiting for it.
+ */
+struct world {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool stopping;       /* a vCPU wants the world stopped */
+	atomic_bool ended;          /* the run is over */
+	int owner;                  /* id of the vCPU holding the world, -1 none */
+	unsigned active;            /* vCPU threads still in their loops */
+	unsigned parked;            /* ... of which parked */
+	int status;                 /* the run's status, set by world_end() */
+	void (*kick)(struct vcpu *v); /* get v out of KVM_RUN soon */
+	struct vcpu *vcpus;         /* the VM's vCPUs (array) */
+	unsigned nvcpus;
+	unsigned long stops;        /* times the world was stopped (for tests and reports) */
+};
+
+/* `nvcpus` vCPUs in vcpus[], all active. */
+void world_init(struct world *w, struct vcpu *vcpus, unsigned nvcpus, void (*kick)(struct vcpu *v));
+void world_destroy(struct world *w);
+bool world_checkin(struct world *w, struct vcpu *v);
+void world_stop(struct world *w, struct vcpu *v);
+void world_resume(struct world *w, struct vcpu *v);
+/* Returns the run's status: `status` if this call ended it, else the
+ * status of the end that came first. */
+int world_end(struct world *w, struct vcpu *v, int status);
+void world_leave(struct world *w, struct vcpu *v);
+/* A vCPU thread starts taking part (a CPU the guest started). */
+void world_join(struct world *w, struct vcpu *v);
+
+#endif /* COWVMM_WORLD_H */
