@@ -1,13 +1,15 @@
-# tests/lib.sh — helpers for shell TAP batches: plan, ok/not ok counting, running the VMM.
+# tests/lib.sh — helpers for shell TAP batches: numbered ok/not ok, the plan counted for you, running the VMM.
 # Source it from a batch: `. "${TOP_SRCDIR:-.}/tests/lib.sh"`.  POSIX sh.
+#
+# A batch never states how many tests it runs: it ends with done_testing,
+# which prints the plan "1..N" after the last test point (a late plan, valid
+# TAP).  A batch that stops before done_testing (an error, `exit`, a signal)
+# prints no plan, which Automake's TAP driver reports as an error; the EXIT
+# trap below also says so with "Bail out!".
 
 _t_n=0
 _t_fail=0
-
-# plan N: print the TAP plan.
-plan() {
-	echo "1..$1"
-}
+_t_done=no
 
 # ok COND-STATUS DESCRIPTION: "ok" when the status is 0 (pass $? of a check).
 ok() {
@@ -68,11 +70,35 @@ show_run() {
 	diag "$(head -n 40 "$T/err")"
 }
 
-# done_testing: exit status of the batch (nonzero when any test failed).
+# done_testing: the last line of a batch.  Prints the plan (the number of
+# test points run) and returns the batch's exit status: nonzero when any test
+# failed.  A batch that ran no test point at all fails too: a plan of 1..0
+# would read as "skipped", and hide a batch whose loops found nothing to do.
 done_testing() {
+	[ "$_t_n" -gt 0 ] || ok 1 "the batch ran at least one test point"
+	echo "1..$_t_n"
+	_t_done=yes
 	[ "$_t_fail" -eq 0 ]
+}
+
+# cowtest_groups: cowtest's cases in groups, one line per VMM run, from
+# tests/kvm/cowtest-groups without its comments and blank lines (the one list
+# the cowtest batches share).  Prints nothing if the file cannot be read.
+cowtest_groups() {
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "${TOP_SRCDIR:-.}/tests/kvm/cowtest-groups" 2>/dev/null
+}
+
+# On exit: remove the scratch directory, and if the batch did not reach
+# done_testing, say so (the missing plan alone would make the driver report an
+# error, but not why).  The batch's exit status is kept.
+_t_on_exit() {
+	_t_st=$?
+	rm -rf "$T"
+	[ "$_t_done" = yes ] ||
+		echo "Bail out! ${0##*/} stopped before done_testing (exit status $_t_st, after $_t_n test point(s))"
+	exit "$_t_st"
 }
 
 # A private scratch directory, removed on exit.
 T=$(mktemp -d "${TMPDIR:-/tmp}/cowvmm-test.XXXXXX") || exit 99
-trap 'rm -rf "$T"' EXIT
+trap _t_on_exit EXIT

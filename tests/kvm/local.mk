@@ -19,3 +19,6 @@ EXTRA_DIST += tests/kvm/cow.kvm
 # Fault injection: --inject grammar, targeted injections, the bounded campaign (tools/campaign).
 TESTS += tests/kvm/inject.kvm
 EXTRA_DIST += tests/kvm/inject.kvm
+
+# The groups of cowtest cases that cow.kvm and audit.kvm both run (read by tests/lib.sh).
+EXTRA_DIST += tests/kvm/cowtest-groups
