@@ -22,6 +22,10 @@ EXTRA_DIST += tests/lib.sh
 TESTS += tests/kvm-run-selftest.sh
 EXTRA_DIST += tests/kvm-run-selftest.sh
 
+# A newcomer's first run: vmm/vmm straight on this host's /dev/kvm, whatever it is.
+TESTS += tests/first-run.sh
+EXTRA_DIST += tests/first-run.sh
+
 # Unit tests (no KVM): see tests/unit/local.mk.
 include tests/unit/local.mk
 # KVM batches: see tests/kvm/local.mk.
