@@ -404,6 +404,8 @@ static void inject_help(FILE *f)
 static int inject_setup(struct vm *vm)
 {
 	vm_register_hypercall(vm, COWVMM_HC_INJECT, sizeof(struct cowvmm_hc_inject_point), inject_hc);
+	/* It edits PTEs other CPUs may be walking, and counts points: alone. */
+	vm_hypercall_stops_world(vm, COWVMM_HC_INJECT);
 	vm_register_exit(vm, KVM_EXIT_DEBUG, inject_on_debug); /* an armed user-mode #PF */
 	return 0;
 }

@@ -405,10 +405,12 @@ int inject_hc(struct vcpu *v, void *argp)
 void inject_on_exit(struct vcpu *v)
 {
 	struct inject_cfg *c = &inject_state(v->vm)->cfg;
-	c->exits++;
+	/* Every vCPU's thread counts here: each exit gets its own number, so
+	 * exactly one vCPU sees the N-th and fires on itself. */
+	uint64_t n = __atomic_add_fetch(&c->exits, 1, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < c->nactions; i++) {
 		struct inject_action *a = &c->act[i];
-		if (!a->fired && a->cp == INJECT_AT_EXITS && c->exits == a->nth)
+		if (!a->fired && a->cp == INJECT_AT_EXITS && n == a->nth)
 			fire(v, a, 0, 0);
 	}
 }

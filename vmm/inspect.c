@@ -228,7 +228,7 @@ static int hc_inspect(struct vcpu *v, void *argp)
 	size_t nv;
 	uint64_t total;
 	const struct audit_violation *viol = audit_violations(a, &nv, &total);
-	report_checkpoint(vm, &cp, a);
+	report_checkpoint(vm, v->id, &cp, a);
 	uint64_t seq = audit_seq(a);
 	ptdump_at_checkpoint(vm, audit_books(a), &cp, seq);
 	dot_at_checkpoint(vm, a, &cp);
@@ -238,11 +238,13 @@ static int hc_inspect(struct vcpu *v, void *argp)
 			dirty_arm(v, a);
 		return VMM_CONTINUE;
 	}
-	char buf[512];
+	char buf[512], where[24] = "";
+	if (vm->nvcpus > 1)
+		snprintf(where, sizeof where, ", vcpu %u", v->id); /* which CPU's checkpoint */
 	fflush(stdout);
 	for (size_t i = 0; i < nv && i < 16; i++)
-		fprintf(stderr, "vmm: audit violation at checkpoint %llu (%s): %s\n", (unsigned long long)seq,
-			audit_checkpoint_name(cp.checkpoint), audit_format(&viol[i], buf, sizeof buf));
+		fprintf(stderr, "vmm: audit violation at checkpoint %llu (%s%s): %s\n", (unsigned long long)seq,
+			audit_checkpoint_name(cp.checkpoint), where, audit_format(&viol[i], buf, sizeof buf));
 	if (total > 16)
 		fprintf(stderr, "vmm: ... %llu violation(s) in all at this checkpoint\n", (unsigned long long)total);
 	return s->keep_going ? VMM_CONTINUE : VMM_EXIT_GUEST_FAIL;

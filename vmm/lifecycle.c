@@ -112,6 +112,7 @@ static int hc_crash(struct vcpu *v, void *argp)
 		fprintf(stderr, "vmm: guest crashed: unknown crash kind %u\n", a.kind);
 	}
 	print_guest_regs(v, &a.regs);
+	dump_other_vcpus(v);
 	return VMM_EXIT_CRASH;
 }
 

@@ -17,6 +17,8 @@ int vm_guest_error(struct vcpu *v, const char *fmt, ...) __attribute__((format(p
  * stderr, each line prefixed "vmm: " (and the vCPU's id when there are
  * several). */
 void dump_vcpu(struct vcpu *v);
+/* Every other started vCPU's registers (the world stopped meanwhile). */
+void dump_other_vcpus(struct vcpu *v);
 /* Code bytes at guest virtual `rip`, translated through the vCPU's tables. */
 void dump_code(struct vcpu *v, uint64_t rip);
 

@@ -23,6 +23,7 @@
 
 struct cp_rec {
 	uint64_t seq;
+	unsigned vcpu;            /* the vCPU that reached it */
 	struct cowvmm_hc_inspect cp;
 	uint32_t violations;
 	uint64_t ns;
@@ -45,6 +46,13 @@ struct report_state {
 	size_t ncps;
 	struct proc_rec *procs;
 	size_t nprocs, cap_procs;
+	/* Exit counts per vCPU: each vCPU's thread writes only its own row
+	 * (no lock on the exit path); summed when reported. */
+	struct {
+		uint64_t exits[MAX_EXIT + 1], n;
+		uint64_t hcs[COWVMM_HC_COUNT];
+	} per_vcpu[VMM_MAX_VCPUS];
+	/* The sums, made by sum_exits() before a report. */
 	uint64_t exits[MAX_EXIT + 1], nexits;
 	uint64_t hcs[COWVMM_HC_COUNT];
 	uint64_t frames, free_frames;
@@ -95,14 +103,38 @@ static void report_exit(struct vcpu *v)
 	if (reason == KVM_EXIT_IO && run->io.port >= COWVMM_HC_PORT_BASE &&
 	    run->io.port < COWVMM_HC_PORT_BASE + COWVMM_HC_COUNT)
 		hypercall = run->io.port - COWVMM_HC_PORT_BASE;
-	if (!R->started) {
-		clock_gettime(CLOCK_MONOTONIC, &R->start);
-		R->started = true;
-	}
-	R->nexits++;
-	R->exits[reason < MAX_EXIT ? reason : MAX_EXIT]++;
+	if (v->id >= VMM_MAX_VCPUS)
+		return;
+	typeof(R->per_vcpu[0]) *c = &R->per_vcpu[v->id];
+	c->n++;
+	c->exits[reason < MAX_EXIT ? reason : MAX_EXIT]++;
 	if (hypercall >= 0 && hypercall < COWVMM_HC_COUNT)
-		R->hcs[hypercall]++;
+		c->hcs[hypercall]++;
+}
+
+/* The run starts with the first instruction (before any thread runs). */
+static int report_boot(struct vm *vm, struct cowvmm_boot_info *bi)
+{
+	(void)bi;
+	struct report_state *R = st(vm);
+	clock_gettime(CLOCK_MONOTONIC, &R->start);
+	R->started = true;
+	return 0;
+}
+
+/* Sum every vCPU's counts (the run is over, or its threads are stopped). */
+static void sum_exits(struct report_state *R)
+{
+	memset(R->exits, 0, sizeof R->exits);
+	memset(R->hcs, 0, sizeof R->hcs);
+	R->nexits = 0;
+	for (unsigned i = 0; i < VMM_MAX_VCPUS; i++) {
+		R->nexits += R->per_vcpu[i].n;
+		for (unsigned k = 0; k <= MAX_EXIT; k++)
+			R->exits[k] += R->per_vcpu[i].exits[k];
+		for (unsigned k = 0; k < COWVMM_HC_COUNT; k++)
+			R->hcs[k] += R->per_vcpu[i].hcs[k];
+	}
 }
 
 static struct proc_rec *proc_rec(struct report_state *R, int32_t pid)
@@ -123,7 +155,7 @@ static struct proc_rec *proc_rec(struct report_state *R, int32_t pid)
 	return r;
 }
 
-void report_checkpoint(struct vm *vm, const struct cowvmm_hc_inspect *cp, const struct audit *a)
+void report_checkpoint(struct vm *vm, unsigned vcpu, const struct cowvmm_hc_inspect *cp, const struct audit *a)
 {
 	struct report_state *R = st(vm);
 	size_t nv, np;
@@ -141,7 +173,7 @@ void report_checkpoint(struct vm *vm, const struct cowvmm_hc_inspect *cp, const 
 	if (!R->cps)
 		R->cps = calloc(MAX_CHECKPOINTS, sizeof *R->cps);
 	if (R->cps && R->ncps < MAX_CHECKPOINTS)
-		R->cps[R->ncps++] = (struct cp_rec){ audit_seq(a), *cp, (uint32_t)total, ns, audit_last_full(a) };
+		R->cps[R->ncps++] = (struct cp_rec){ audit_seq(a), vcpu, *cp, (uint32_t)total, ns, audit_last_full(a) };
 	/* A local COW checkpoint walked nothing: pages and frames are the last full audit's. */
 	if (!audit_last_full(a))
 		return;
@@ -186,7 +218,8 @@ static double wall_s(const struct report_state *R)
 
 void report_text(const struct vm *vm, FILE *f, int status)
 {
-	const struct report_state *R = st(vm);
+	struct report_state *R = st(vm);
+	sum_exits(R);
 	char buf[512], rbuf[16];
 	fprintf(f, "vmm: audit: %" PRIu64 " checkpoint(s) audited (", R->audits);
 	for (unsigned k = 0; k < COWVMM_CP_COUNT; k++)
@@ -267,7 +300,8 @@ static void json_violation(FILE *f, const struct audit_violation *v, bool last)
 
 int report_json(const struct vm *vm, const char *path, int status)
 {
-	const struct report_state *R = st(vm);
+	struct report_state *R = st(vm);
+	sum_exits(R);
 	char rbuf[16];
 	const char *dirty_state, *dirty_why;
 	uint64_t dirty_checked;
@@ -300,8 +334,8 @@ int report_json(const struct vm *vm, const char *path, int status)
 	fprintf(f, "},\n    \"list_truncated\": %s,\n    \"list\": [\n", R->audits > R->ncps ? "true" : "false");
 	for (size_t i = 0; i < R->ncps; i++) {
 		const struct cp_rec *c = &R->cps[i];
-		fprintf(f, "      {\"seq\": %" PRIu64 ", \"kind\": \"%s\", \"pid\": %d, \"pid2\": %d, \"label\": %u, ",
-			c->seq, audit_checkpoint_name(c->cp.checkpoint), c->cp.pid, c->cp.pid2, c->cp.label);
+		fprintf(f, "      {\"seq\": %" PRIu64 ", \"kind\": \"%s\", \"vcpu\": %u, \"pid\": %d, \"pid2\": %d, \"label\": %u, ",
+			c->seq, audit_checkpoint_name(c->cp.checkpoint), c->vcpu, c->cp.pid, c->cp.pid2, c->cp.label);
 		jhex(f, "va", c->cp.va, ", ");
 		jhex(f, "frame_old", c->cp.frame_old, ", ");
 		jhex(f, "frame_new", c->cp.frame_new, ", ");
@@ -352,7 +386,10 @@ int report_json(const struct vm *vm, const char *path, int status)
 	fprintf(f, "}, \"hypercalls\": {");
 	for (unsigned h = 0; h < COWVMM_HC_COUNT; h++)
 		fprintf(f, "%s\"%s\": %" PRIu64, h ? ", " : "", cowvmm_hypercall_name(h), R->hcs[h]);
-	fprintf(f, "}}\n}\n");
+	fprintf(f, "}, \"by_vcpu\": [");
+	for (unsigned i = 0; i < vm->nvcpus && i < VMM_MAX_VCPUS; i++)
+		fprintf(f, "%s%" PRIu64, i ? ", " : "", R->per_vcpu[i].n);
+	fprintf(f, "]}\n}\n");
 	if (fclose(f))
 		return -errno;
 	return 0;
@@ -410,6 +447,7 @@ static const struct vmm_module report_module = {
 	.usage = report_usage,
 	.option = report_option,
 	.on_exit = report_exit,
+	.boot = report_boot,
 	.finish = report_finish,
 	.teardown = report_teardown,
 };

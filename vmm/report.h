@@ -14,7 +14,7 @@
 #define REPORT_SCHEMA_VERSION 1
 struct vm;
 
-void report_checkpoint(struct vm *vm, const struct cowvmm_hc_inspect *cp, const struct audit *a);
+void report_checkpoint(struct vm *vm, unsigned vcpu, const struct cowvmm_hc_inspect *cp, const struct audit *a);
 /* How the run audited: COW checkpoint counts (audit_counts()), the sampling
  * period, and the dirty log's state. */
 void report_audit_info(struct vm *vm, uint64_t full, uint64_t local, uint64_t fallback, unsigned full_every);

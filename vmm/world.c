@@ -68,8 +68,10 @@ void world_stop(struct world *w, struct vcpu *v)
 {
 	pthread_mutex_lock(&w->lock);
 	/* Someone else holds the world: we are out of KVM_RUN, so we count as
-	 * parked for them, and take our turn when they resume. */
-	while (w->owner >= 0 && w->owner != (int)v->id && !atomic_load(&w->ended))
+	 * parked for them, and take our turn when they resume or leave -- even
+	 * once the run has ended: two owners would each wait for the other to
+	 * park (seen: test-world under load, stuck). */
+	while (w->owner >= 0 && w->owner != (int)v->id)
 		park(w);
 	w->owner = (int)v->id;
 	atomic_store(&w->stopping, true);

@@ -177,8 +177,9 @@ static void test_inspect(void)
 	const char *json = slurp(path);
 	ok(strstr(json, "\"schema\": \"cowvmm-report\"") && strstr(json, "\"total\": 2") &&
 	   strstr(json, "\"kind\": \"shared-writable\"") && strstr(json, "\"state\": \"off\"") &&
-	   strstr(json, "\"reason\": \"--no-dirty-log\""),
-	   "the JSON report has both checkpoints, the violation and the dirty log's state");
+	   strstr(json, "\"reason\": \"--no-dirty-log\"") && strstr(json, "\"cpus\": 1") &&
+	   strstr(json, "\"vcpu\": 0") && strstr(json, "\"by_vcpu\": [0]"),
+	   "the JSON report has both checkpoints (and their vCPU), the violation, the dirty log's state, the CPUs");
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);

@@ -11,7 +11,7 @@
 
 #define NV 4
 #define STOPS 20    /* the run ends after this many stops ... */
-#define CAP_S 30     /* ... or after this long: a failure (a stopper waiting forever) */
+#define CAP_S 20     /* ... or after this long: a failure (a stopper waiting forever) */
 
 /* A fake vCPU "runs guest code" between world_checkin() and its next exit:
  * it spins until kicked (like KVM_RUN returning EINTR) or for a while (like
@@ -48,7 +48,7 @@ static void *vcpu_thread(void *arg)
 			sched_yield();
 		atomic_store(&kicked[v->id], false);
 		atomic_fetch_sub(&in_guest, 1);
-		if (++exits % 7 == 0) {
+		if (++exits % 7 == 0 || atomic_load(&end_now)) {
 			/* A checkpoint: everyone else must hold still. */
 			world_stop(&w, v);
 			if (atomic_fetch_add(&holders, 1) != 0)
