@@ -26,6 +26,7 @@ static const char *const kind_names[AV_COUNT] = {
 	[AV_TRANSLATE] = "translate-mismatch",
 	[AV_DIRTY] = "dirty-log",
 	[AV_REGION] = "region",
+	[AV_CPU_CR3] = "cpu-cr3",
 };
 
 const char *audit_kind_name(enum audit_kind k)

@@ -38,6 +38,7 @@ enum audit_kind {
 	AV_TRANSLATE,       /* walker and KVM_TRANSLATE disagree */
 	AV_DIRTY,           /* KVM's dirty log contradicts a COW fault's resolution */
 	AV_REGION,          /* after fork: a page's PTE contradicts its region's permissions */
+	AV_CPU_CR3,         /* a vCPU runs on page tables no live process (nor the kernel) owns */
 	AV_COUNT
 };
 

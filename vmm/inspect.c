@@ -207,6 +207,36 @@ static void xlate_check(struct vcpu *v, struct audit *a, const struct cowvmm_hc_
 	}
 }
 
+/* With every vCPU stopped: each one runs on the kernel's page tables or on
+ * a live process's.  A CR3 that belongs to nobody is a released address
+ * space still loaded -- its table pages may already be reused (a stale
+ * CR3, the page-table cousin of a stale TLB entry). */
+static void cr3_check(struct vm *vm, struct audit *a, const struct cowvmm_hc_inspect *cp)
+{
+	const struct books *b = audit_books(a);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *u = &vm->vcpus[i];
+		const struct kvm_sregs *sr = u->started ? vcpu_sregs(u) : NULL;
+		if (!sr)
+			continue;
+		uint64_t root = sr->cr3 & COWVMM_PTE_ADDR;
+		bool owned = root == (b->d.kernel_pml4_gpa & COWVMM_PTE_ADDR);
+		struct guest_proc p;
+		for (uint32_t k = 0; !owned && k < b->d.nproc; k++)
+			owned = books_proc(b, k, &p) && books_has_mm(p.state, p.cr3) && (p.cr3 & COWVMM_PTE_ADDR) == root;
+		if (owned)
+			continue;
+		struct audit_violation viol = {
+			.kind = AV_CPU_CR3, .checkpoint = cp->checkpoint, .seq = audit_seq(a), .pid = cp->pid,
+			.frame = root / COWVMM_PAGE_SIZE, .expected = 0, .found = root,
+		};
+		snprintf(viol.detail, sizeof viol.detail,
+			 "vcpu %u runs on page tables at 0x%llx that neither the kernel nor any live process owns",
+			 u->id, (unsigned long long)root);
+		audit_add(a, &viol);
+	}
+}
+
 static int hc_inspect(struct vcpu *v, void *argp)
 {
 	struct vm *vm = v->vm;
@@ -225,6 +255,7 @@ static int hc_inspect(struct vcpu *v, void *argp)
 	if (dirty)
 		audit_dirty_check(a, &cp, dirty, nbits);
 	xlate_check(v, a, &cp);
+	cr3_check(vm, a, &cp);
 	size_t nv;
 	uint64_t total;
 	const struct audit_violation *viol = audit_violations(a, &nv, &total);

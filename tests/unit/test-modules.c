@@ -200,6 +200,24 @@ static void test_inspect(void)
 	   "--audit-continue: the guest goes on, verdict %u", verdict);
 	vm_modules_free(&vm);
 
+	/* Every stopped vCPU's CR3 must belong to the kernel or a live process. */
+	vm_over(&vm, &s);
+	ok(option(&vm, "no-dirty-log", NULL) == 0 && setup(&vm) == 0 &&
+	   hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_CONTINUE, "CR3 checks set up");
+	*pte = (*pte & ~COWVMM_PTE_RW) | COWVMM_PTE_COW; /* the earlier breakage undone */
+	vm.vcpus[0].started = vm.vcpus[0].have_sregs = true;
+	vm.vcpus[0].sregs.cr3 = s.root[1];
+	ok(inspect(&vm, COWVMM_CP_USER, 2, 0, &verdict) == VMM_CONTINUE && verdict == 0,
+	   "the vCPU runs on the child's page tables: clean");
+	vm.vcpus[0].sregs.cr3 = s.d.kernel_pml4_gpa;
+	ok(inspect(&vm, COWVMM_CP_USER, 2, 0, &verdict) == VMM_CONTINUE && verdict == 0,
+	   "the vCPU runs on the kernel's page tables: clean");
+	vm.vcpus[0].sregs.cr3 = (s.nframes - 1) * PG; /* a free frame: the tables of a released mm */
+	ok(*rc(&s, s.nframes - 1) == 0 && inspect(&vm, COWVMM_CP_USER, 2, 0, &verdict) == VMM_EXIT_GUEST_FAIL &&
+	   verdict == 1,
+	   "a vCPU on page tables nobody owns: a cpu-cr3 violation (verdict %u)", verdict);
+	vm_modules_free(&vm);
+
 	/* A timing run does not audit, and says so to a guest that asks anyway. */
 	vm_over(&vm, &s);
 	ok(option(&vm, "bench", NULL) == 0 && setup(&vm) == 0 && !(vm.boot_flags & COWVMM_BOOT_F_AUDIT) &&
