@@ -50,10 +50,12 @@ int hypercall_dispatch(struct vcpu *v, unsigned nr, uint64_t gpa)
 	if (!arg)
 		return vm_guest_error(v, "hypercall %s: bad argument address 0x%llx (%zu bytes)",
 				      hc_name(nr, name), (unsigned long long)gpa, h->arg_size);
-	if (!h->stop_world)
-		return h->fn(v, arg);
-	world_stop(&v->vm->world, v);
+	vm_busy(v->vm, cowvmm_hypercall_name(nr));
+	if (h->stop_world)
+		world_stop(&v->vm->world, v);
 	int r = h->fn(v, arg);
-	world_resume(&v->vm->world, v);
+	if (h->stop_world)
+		world_resume(&v->vm->world, v);
+	vm_busy(v->vm, NULL);
 	return r;
 }

@@ -109,7 +109,7 @@ static int on_timeout(struct vcpu *v)
 		world_resume(&vm->world, v);
 		return vm->world.status;
 	}
-	watchdog_stop(vm); /* no more kicks while reporting */
+	atomic_store(&vm->wd_handled, true); /* no more kicks while reporting */
 	fflush(stdout);
 	fprintf(stderr, "vmm: timeout: guest still running after %u s (--timeout)\n", vm->timeout_s);
 	for (unsigned i = 0; i < vm->nvcpus; i++)

@@ -108,10 +108,13 @@ struct vm {
 	vm_exit_fn exit_fn[VMM_MAX_EXIT_REASON];
 	/* The vCPU threads and the stop-the-world protocol (world.h). */
 	struct world world;
-	/* The watchdog: a thread that kicks every vCPU once the time is up. */
+	/* The watchdog: a thread that kicks every vCPU once the time is up, and
+	 * ends the process if VMM-side work is still running WD_GRACE_S later. */
 	bool wd_armed;
 	atomic_bool wd_fired;
+	atomic_bool wd_handled;  /* a vCPU is reporting the timeout: stop kicking */
 	bool wd_quit;
+	_Atomic(const char *) busy; /* VMM-side work in progress (a static string), or NULL */
 	pthread_t wd_thread;
 	pthread_mutex_t wd_lock;
 	pthread_cond_t wd_cond;
@@ -182,9 +185,20 @@ void cpu_start_register(struct vm *vm);
 
 /* ---- watchdog.c ---------------------------------------------------------- */
 /* Start a thread that, after vm->timeout_s (0 = never), sets wd_fired and
- * kicks every vCPU out of KVM_RUN (again every 100 ms until stopped);
- * watchdog_fired() tells a run loop why KVM_RUN returned EINTR. */
+ * kicks every vCPU out of KVM_RUN (again every 100 ms until a vCPU reports
+ * the timeout); watchdog_fired() tells a run loop why KVM_RUN returned
+ * EINTR.  The watchdog bounds the whole run, the VMM's own work included:
+ * WD_GRACE_S after the deadline, a run still not over (an audit, a report
+ * of a hostile guest's tables...) ends the process with VMM_EXIT_TIMEOUT and
+ * a line naming what vm->busy says it was doing. */
+#define WD_GRACE_S 2
 void watchdog_start(struct vm *vm);
+/* Say what VMM-side work runs now (a string that lives for the whole run),
+ * NULL when done. */
+static inline void vm_busy(struct vm *vm, const char *what)
+{
+	atomic_store(&vm->busy, what);
+}
 bool watchdog_fired(const struct vm *vm);
 void watchdog_stop(struct vm *vm);
 /* Get a vCPU out of KVM_RUN soon (immediate_exit + a signal to its thread). */

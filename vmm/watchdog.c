@@ -1,10 +1,11 @@
-/* vmm/watchdog.c — stop a guest that runs too long: a thread that, when the time is up, kicks every vCPU out of KVM_RUN. */
+/* vmm/watchdog.c — bound the whole run: a thread that kicks every vCPU out of KVM_RUN when the time is up, and stops VMM-side work that overruns. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/kvm.h>
 
@@ -40,21 +41,43 @@ static void timespec_add_ns(struct timespec *t, long long ns)
 	}
 }
 
+/* Past the deadline and the grace, the run is still not over: VMM-side work
+ * a guest made long.  Say where it was and end the process: the only safe
+ * way out of work on another thread (write(2) and _exit(2) only). */
+static _Noreturn void overrun(struct vm *vm)
+{
+	const char *what = atomic_load(&vm->busy);
+	char line[256];
+	int n = snprintf(line, sizeof line,
+			 "vmm: timeout: the VMM's own work (%s) still running %d s after --timeout %u s; "
+			 "run stopped\n", what ? what : "ending the run", WD_GRACE_S, vm->timeout_s);
+	if (n > 0 && write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
+		n = 0; /* nothing more to do: we are leaving */
+	_exit(VMM_EXIT_TIMEOUT);
+}
+
 /* Sleep until the deadline (or until told to quit), then kick every vCPU,
- * again every 100 ms: a vCPU may be between two KVM_RUNs at the first kick. */
+ * again every 100 ms (a vCPU may be between two KVM_RUNs at the first kick)
+ * until one of them reports the timeout; WD_GRACE_S after the deadline a
+ * run still going is stopped here. */
 static void *watchdog_thread(void *arg)
 {
 	struct vm *vm = arg;
-	struct timespec t;
+	struct timespec t, end;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	timespec_add_ns(&t, (long long)vm->timeout_s * 1000000000);
+	end = t;
+	timespec_add_ns(&end, (long long)WD_GRACE_S * 1000000000);
 	pthread_mutex_lock(&vm->wd_lock);
 	while (!vm->wd_quit) {
 		if (pthread_cond_timedwait(&vm->wd_cond, &vm->wd_lock, &t) != ETIMEDOUT)
 			continue;
 		atomic_store(&vm->wd_fired, true);
-		for (unsigned i = 0; i < vm->nvcpus; i++)
-			vcpu_kick(&vm->vcpus[i]);
+		if (!atomic_load(&vm->wd_handled))
+			for (unsigned i = 0; i < vm->nvcpus; i++)
+				vcpu_kick(&vm->vcpus[i]);
+		if (t.tv_sec > end.tv_sec || (t.tv_sec == end.tv_sec && t.tv_nsec >= end.tv_nsec))
+			overrun(vm);
 		timespec_add_ns(&t, 100 * 1000 * 1000);
 	}
 	pthread_mutex_unlock(&vm->wd_lock);
@@ -70,6 +93,7 @@ void watchdog_start(struct vm *vm)
 	sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN must return */
 	sigaction(VMM_SIG_KICK, &sa, NULL);
 	atomic_init(&vm->wd_fired, false);
+	atomic_init(&vm->wd_handled, false);
 	if (vm->timeout_s == 0)
 		return;
 	pthread_mutex_init(&vm->wd_lock, NULL);

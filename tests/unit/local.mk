@@ -1,7 +1,8 @@
 # tests/unit/local.mk — host unit tests, no KVM needed: each links the one VMM library (vmm/libvmm-test.a).
 EXTRA_DIST += tests/unit/tap.h tests/unit/fakeguest.h tests/unit/simguest.h
 UNIT_TESTS = tests/unit/test-ptwalk tests/unit/test-elf tests/unit/test-gmem tests/unit/test-describe \
-	tests/unit/test-audit tests/unit/test-inject tests/unit/test-modules tests/unit/test-world
+	tests/unit/test-audit tests/unit/test-inject tests/unit/test-modules tests/unit/test-world \
+	tests/unit/test-watchdog
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS)
@@ -20,6 +21,8 @@ tests_unit_test_inject_SOURCES = tests/unit/test-inject.c
 tests_unit_test_modules_SOURCES = tests/unit/test-modules.c
 # Stopping the world with real threads and fake vCPUs (no KVM).
 tests_unit_test_world_SOURCES = tests/unit/test-world.c
+# The watchdog thread: kicks at the deadline, ends an overrunning run.
+tests_unit_test_watchdog_SOURCES = tests/unit/test-watchdog.c
 
 tests_unit_test_ptwalk_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_CFLAGS = $(UNIT_CFLAGS)
@@ -29,6 +32,7 @@ tests_unit_test_describe_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_inject_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_modules_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_world_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_watchdog_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ptwalk_LDADD = $(UNIT_LDADD)
 tests_unit_test_audit_LDADD = $(UNIT_LDADD)
 tests_unit_test_elf_LDADD = $(UNIT_LDADD)
@@ -37,6 +41,7 @@ tests_unit_test_describe_LDADD = $(UNIT_LDADD)
 tests_unit_test_inject_LDADD = $(UNIT_LDADD)
 tests_unit_test_modules_LDADD = $(UNIT_LDADD)
 tests_unit_test_world_LDADD = $(UNIT_LDADD)
+tests_unit_test_watchdog_LDADD = $(UNIT_LDADD)
 tests_unit_test_ptwalk_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_audit_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_elf_LDFLAGS = $(SAN_CFLAGS)
@@ -45,6 +50,7 @@ tests_unit_test_describe_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_inject_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_modules_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_world_LDFLAGS = $(SAN_CFLAGS)
+tests_unit_test_watchdog_LDFLAGS = $(SAN_CFLAGS)
 
 # libFuzzer harness for the ELF validator (built by hand, see its header).
 EXTRA_DIST += tests/fuzz/fuzz_elf.c
