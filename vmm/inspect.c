@@ -25,6 +25,7 @@ struct inspect_state {
 	bool keep_going;      /* --audit-continue: count violations, do not stop */
 	unsigned full_every;  /* --audit-full-every, 0 = default */
 	struct audit *a;      /* created at the first checkpoint */
+	uint64_t violations;  /* found over the whole run */
 	bool xlate_off;       /* KVM_TRANSLATE unusable: cross-check disabled */
 	uint64_t xlate_checked;
 };
@@ -106,7 +107,8 @@ static void inspect_usage(FILE *f)
 		"                        the local counts do not add up; the dirty log is\n"
 		"                        checked at the first and every Nth COW fault\n"
 		"                        (default %u; 1 = everything at every checkpoint)\n"
-		"      --audit-continue  report violations but let the guest run on\n",
+		"      --audit-continue  report violations but let the guest run on (the run\n"
+		"                        still ends with status 1)\n",
 		AUDIT_FULL_EVERY_DEFAULT);
 }
 
@@ -264,6 +266,7 @@ static int hc_inspect(struct vcpu *v, void *argp)
 	ptdump_at_checkpoint(vm, audit_books(a), &cp, seq);
 	dot_at_checkpoint(vm, a, &cp);
 	arg->verdict = total > 0xffffffffu ? 0xffffffffu : (uint32_t)total;
+	s->violations += total;
 	if (!total) {
 		if (cp.checkpoint == COWVMM_CP_COW_BEFORE)
 			dirty_arm(v, a);
@@ -297,6 +300,13 @@ static int inspect_finish(struct vm *vm, int status)
 	struct inspect_state *s = st(vm);
 	if (status == VMM_EXIT_NO_KVM)
 		return status; /* the host could not run the guest: nothing was audited worth a summary */
+	/* --audit-continue lets the guest go on, but a run with violations did
+	 * not pass: a script must not read it as a success. */
+	if (s->keep_going && s->violations && status == VMM_EXIT_OK) {
+		fprintf(stderr, "vmm: audit: %llu violation(s) found (--audit-continue): exit status 1\n",
+			(unsigned long long)s->violations);
+		status = VMM_EXIT_GUEST_FAIL;
+	}
 	struct audit *a = get_audit(vm);
 	if (a)
 		ptdump_at_end(vm, audit_books(a));

@@ -198,6 +198,8 @@ static void test_inspect(void)
 	   hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_CONTINUE, "--audit-continue run set up");
 	ok(inspect(&vm, COWVMM_CP_USER, 1, 0, &verdict) == VMM_CONTINUE && verdict > 0,
 	   "--audit-continue: the guest goes on, verdict %u", verdict);
+	ok(finish(&vm, VMM_EXIT_OK) == VMM_EXIT_GUEST_FAIL,
+	   "--audit-continue: a guest that exits 0 after violations still makes the run fail");
 	vm_modules_free(&vm);
 
 	/* Every stopped vCPU's CR3 must belong to the kernel or a live process. */
