@@ -39,8 +39,13 @@ static int hc_exit(struct vcpu *v, void *argp)
 /* Read an optional guest string; "?" and false if the address is bad. */
 static bool guest_str(const struct vm *vm, uint64_t gpa, char *out, size_t n)
 {
-	if (gmem_read_str(&vm->mem, gpa, out, n) >= 0)
+	if (gmem_read_str(&vm->mem, gpa, out, n) >= 0) {
+		/* Hostile bytes never reach the terminal: no escape sequences. */
+		for (char *c = out; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
 		return true;
+	}
 	snprintf(out, n, "?");
 	return false;
 }

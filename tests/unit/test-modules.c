@@ -230,6 +230,38 @@ static void test_inspect(void)
 	sim_free(&s);
 }
 
+/* ---- hostile strings ------------------------------------------------------------ */
+
+/* A guest's assertion text reaches stderr without escape sequences. */
+static void test_strings(void)
+{
+	struct sim s;
+	struct vm vm;
+	scenario(&s, RAM);
+	vm_over(&vm, &s);
+	setup(&vm);
+	const char file[] = "evil.c", expr[] = "\x1b[2J\x1b]0;pwned\x07 x == 1";
+	memcpy(gmem_ptr(&vm.mem, ARG_GPA + 0x100, sizeof file), file, sizeof file);
+	memcpy(gmem_ptr(&vm.mem, ARG_GPA + 0x200, sizeof expr), expr, sizeof expr);
+	struct cowvmm_hc_assert a = { .file_gpa = ARG_GPA + 0x100, .expr_gpa = ARG_GPA + 0x200, .line = 7 };
+	char path[] = "/tmp/test-modules-err.XXXXXX";
+	int fd = mkstemp(path);
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fd, 2);
+	int r = hypercall(&vm, COWVMM_HC_ASSERT, &a, sizeof a);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	const char *err = slurp(path);
+	ok(r == VMM_EXIT_GUEST_FAIL && strstr(err, "evil.c:7: ?[2J?]0;pwned? x == 1") && !strchr(err, 0x1b),
+	   "an assertion's escape sequences are shown as '?', never sent to the terminal");
+	unlink(path);
+	vm_modules_free(&vm);
+	sim_free(&s);
+}
+
 /* ---- PTE injection through HC_INJECT ----------------------------------------- */
 
 static void test_inject(void)
@@ -315,6 +347,7 @@ int main(void)
 	test_registry();
 	test_inspect();
 	test_inject();
+	test_strings();
 	test_bench();
 	return tap_done();
 }
