@@ -18,8 +18,19 @@ static int hc_console(struct vcpu *v, void *argp)
 	if (!buf)
 		return vm_guest_error(v, "hypercall CONSOLE: bad buffer address 0x%llx (length %llu)",
 				      (unsigned long long)a.buf_gpa, (unsigned long long)a.len);
-	fwrite(buf, 1, a.len, stdout);
+	/* A guest printing in a loop must not fill the disk: past --console-limit
+	 * the rest is dropped, and said once. */
+	struct vm *vm = v->vm;
+	uint64_t room = vm->console_limit > vm->console_written ? vm->console_limit - vm->console_written : 0;
+	uint64_t n = a.len < room ? a.len : room;
+	fwrite(buf, 1, n, stdout);
 	fflush(stdout);
+	vm->console_written += n;
+	if (n < a.len && !vm->console_truncated) {
+		vm->console_truncated = true;
+		fprintf(stderr, "vmm: console: %llu bytes written, the limit (--console-limit); the rest is dropped\n",
+			(unsigned long long)vm->console_limit);
+	}
 	return VMM_CONTINUE;
 }
 

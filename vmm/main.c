@@ -20,6 +20,7 @@
 #define DEFAULT_RAM (128ull << 20)
 #define DEFAULT_TIMEOUT 60u
 #define DEFAULT_SEED 1u
+#define DEFAULT_CONSOLE_LIMIT (64ull << 20)
 
 /* The core's section of --help; each module adds its own after it. */
 static void usage(FILE *f, const char *argv0, const struct vm *vm)
@@ -42,6 +43,8 @@ static void usage(FILE *f, const char *argv0, const struct vm *vm)
 		"      --cpus N        virtual CPUs, 1..%u (default 1); vCPU 0 boots, the kernel\n"
 		"                      starts the others (HC_CPU_START), each on a host thread;\n"
 		"                      audits stop every vCPU first\n"
+		"      --console-limit SIZE  guest console output kept (suffix K, M or G;\n"
+		"                      default 64M): the rest is dropped, and said once\n"
 		"  -q, --quiet         no informational VMM messages (errors are still shown)\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n"
@@ -129,13 +132,14 @@ static const char *default_kernel(char *buf, size_t n)
 /* getopt_long's table: the core's options, then every module's, whose
  * values encode (module, option) as MOD_OPT_BASE + module * 256 + index. */
 #define MOD_OPT_BASE 0x10000
-enum { OPT_SEED = 0x100, OPT_CPUS };
+enum { OPT_SEED = 0x100, OPT_CPUS, OPT_CONSOLE_LIMIT };
 static const struct option core_longopts[] = {
 	{ "kernel", required_argument, NULL, 'k' },
 	{ "memory", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "console-limit", required_argument, NULL, OPT_CONSOLE_LIMIT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -192,6 +196,11 @@ static int parse_args(int argc, char **argv, struct vm *vm)
 		case OPT_SEED:
 			if (!parse_u64(optarg, &vm->seed))
 				st = usage_error(argv[0], "invalid seed '%s'", optarg);
+			break;
+		case OPT_CONSOLE_LIMIT:
+			vm->console_limit = parse_size(optarg);
+			if (!vm->console_limit && strcmp(optarg, "0"))
+				st = usage_error(argv[0], "invalid console limit '%s' (bytes, suffix K, M or G)", optarg);
 			break;
 		case OPT_CPUS:
 			if (!parse_u64(optarg, &v) || v < 1 || v > COWVMM_MAX_CPUS)
@@ -254,7 +263,7 @@ static int parse_args(int argc, char **argv, struct vm *vm)
 int main(int argc, char **argv)
 {
 	struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .ram_size = DEFAULT_RAM, .timeout_s = DEFAULT_TIMEOUT,
-			 .seed = DEFAULT_SEED, .ncpus = 1 };
+			 .seed = DEFAULT_SEED, .ncpus = 1, .console_limit = DEFAULT_CONSOLE_LIMIT };
 	char kbuf[PATH_MAX + 32], err[512];
 	/* A closed stdout loses guest output but must not kill the VMM mid-report. */
 	signal(SIGPIPE, SIG_IGN);

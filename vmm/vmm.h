@@ -94,6 +94,9 @@ struct vm {
 	bool quiet;              /* -q: no informational VMM messages */
 	char cmdline[COWVMM_CMDLINE_MAX]; /* PROGRAM ARGS...; a module may set a default */
 	uint32_t boot_flags;     /* COWVMM_BOOT_F_*, or-ed in by modules before boot */
+	uint64_t console_limit;  /* --console-limit: bytes of guest console output kept */
+	uint64_t console_written;
+	bool console_truncated;
 	/* KVM. */
 	int kvm_fd, vm_fd;
 	size_t run_size;

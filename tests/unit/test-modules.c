@@ -22,6 +22,7 @@ static void vm_over(struct vm *vm, struct sim *s)
 	memset(vm, 0, sizeof *vm);
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->quiet = true;
+	vm->console_limit = 1 << 20;
 	vm->mem = s->f.m;
 	vm->nvcpus = 1;
 	vm->vcpus[0] = (struct vcpu){ .vm = vm, .id = 0, .fd = -1, .stats_fd = -1 };
@@ -258,6 +259,35 @@ static void test_strings(void)
 	ok(r == VMM_EXIT_GUEST_FAIL && strstr(err, "evil.c:7: ?[2J?]0;pwned? x == 1") && !strchr(err, 0x1b),
 	   "an assertion's escape sequences are shown as '?', never sent to the terminal");
 	unlink(path);
+
+	/* A console flood stops at --console-limit, said once on stderr. */
+	vm.console_limit = 10;
+	memcpy(gmem_ptr(&vm.mem, ARG_GPA + 0x100, 20), "0123456789abcdefghij", 20);
+	struct cowvmm_hc_console c = { .buf_gpa = ARG_GPA + 0x100, .len = 20 };
+	char opath[] = "/tmp/test-modules-out.XXXXXX", epath[] = "/tmp/test-modules-err.XXXXXX";
+	int ofd = mkstemp(opath), efd = mkstemp(epath);
+	fflush(stdout);
+	fflush(stderr);
+	int so = dup(1), se = dup(2);
+	dup2(ofd, 1);
+	dup2(efd, 2);
+	int r1 = hypercall(&vm, COWVMM_HC_CONSOLE, &c, sizeof c);
+	int r2 = hypercall(&vm, COWVMM_HC_CONSOLE, &c, sizeof c);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(so, 1);
+	dup2(se, 2);
+	close(so);
+	close(se);
+	close(ofd);
+	close(efd);
+	ok(r1 == VMM_CONTINUE && r2 == VMM_CONTINUE && !strcmp(slurp(opath), "0123456789"),
+	   "the console keeps exactly --console-limit bytes; the guest runs on");
+	const char *e = slurp(epath);
+	const char *first = strstr(e, "the limit (--console-limit)");
+	ok(first && !strstr(first + 1, "the limit (--console-limit)"), "the truncation is said once");
+	unlink(opath);
+	unlink(epath);
 	vm_modules_free(&vm);
 	sim_free(&s);
 }
