@@ -60,14 +60,16 @@ static int histogram(const char *dir, const struct bench_group *g)
 	FILE *f = svg_open(dir, name);
 	if (!f)
 		return -1;
-	uint64_t lo = g->min, hi = g->p99 > g->min ? g->p99 : g->min + 1;
-	double width = (double)(hi - lo + 1) / BINS;
+	/* Samples are the guest's numbers: any value, 0 .. UINT64_MAX.  The bin
+	 * width is computed in floating point (hi - lo + 1 wraps at the extremes)
+	 * and a bin index is clamped before it becomes an int. */
+	uint64_t lo = g->min, hi = g->p99 > g->min ? g->p99 : (g->min < UINT64_MAX ? g->min + 1 : g->min);
+	double width = ((double)(hi - lo) + 1.0) / BINS;
 	uint64_t bins[BINS + 1] = { 0 }, top = 1;
 	for (uint64_t i = 0; i < g->count; i++) {
 		uint64_t t = g->ticks[i];
-		int k = t > hi ? BINS : (int)((double)(t - lo) / width);
-		if (k > BINS)
-			k = BINS;
+		double q = t > hi ? BINS : (double)(t - lo) / width;
+		int k = q >= BINS ? BINS : (int)q;
 		bins[k]++;
 	}
 	for (int k = 0; k <= BINS; k++)

@@ -363,6 +363,28 @@ static void test_bench(void)
 	ok(strstr(json, "\"cow_write\"") && strstr(json, "\"fork\""), "bench JSON has both events");
 	unlink(path);
 	bench_free(&b);
+
+	/* Hostile samples: the extremes of uint64_t, in histograms and the fork
+	 * plot (UBSan: a negative bin index once). */
+	memset(&b, 0, sizeof b);
+	b.o.enabled = true;
+	b.samples = calloc(64, sizeof *b.samples);
+	for (uint32_t i = 0; i < 32; i++) {
+		uint64_t t = i % 2 ? UINT64_MAX : 0; /* min 0, p99 2^64-1: hi - lo + 1 wraps to 0 */
+		b.samples[b.nsamples++] = (struct cowvmm_sample){ .event = COWVMM_EV_COW_FAULT, .ticks = t };
+		b.samples[b.nsamples++] = (struct cowvmm_sample){ .event = COWVMM_EV_FORK, .arg = i % 4 ? 1u << i : 0,
+								  .ticks = i % 3 ? UINT64_MAX : 0 };
+	}
+	char dir[] = "/tmp/test-modules-svg.XXXXXX";
+	b.o.svg_dir = mkdtemp(dir);
+	f = open_memstream(&text, &len);
+	r = bench_report(&b, f);
+	fclose(f);
+	free(text);
+	char svg[128];
+	snprintf(svg, sizeof svg, "%s/hist-cow_fault-n0.svg", dir);
+	ok(r == 0 && access(svg, R_OK) == 0, "extreme samples: report and SVG plots made, no undefined behaviour");
+	bench_free(&b);
 	memset(&b, 0, sizeof b);
 	b.o.enabled = true;
 	f = open_memstream(&text, &len);
