@@ -71,5 +71,15 @@ int describe_validate(const struct cowvmm_hc_describe *d, uint64_t ram, char *er
 		if (!in_ram(areas[i].gpa, areas[i].count, areas[i].elem, areas[i].align, ram))
 			return dbad(err, n, "%s at 0x%llx outside RAM or misaligned", areas[i].name,
 				    (unsigned long long)areas[i].gpa);
+	/* Regions (optional): the whole array and the count inside one entry --
+	 * checked here, once, so that a descriptor accepted at boot is one the
+	 * audit can use at every checkpoint. */
+	if (d->off_regions && (d->region_stride < sizeof(struct cowvmm_region) || d->max_regions == 0 ||
+			       d->max_regions > 4096 || d->region_stride > 4096 || d->off_regions > p->stride ||
+			       (uint64_t)d->max_regions * d->region_stride > p->stride - d->off_regions ||
+			       p->stride < 4 || d->off_nregions > p->stride - 4))
+		return dbad(err, n, "region description does not fit a process entry (offset %u, %u x %u bytes, "
+			    "count at %u, entry %u bytes)", d->off_regions, d->max_regions, d->region_stride,
+			    d->off_nregions, p->stride);
 	return 0;
 }

@@ -67,5 +67,11 @@ int main(void)
 	BAD(d.stats_gpa = RAM - 8, "stats", "stats running past RAM");
 	BAD(d.kernel_pml4_gpa = 0x321008, "PML4", "kernel PML4 not page aligned");
 	BAD(d.kernel_pml4_gpa = RAM, "PML4", "kernel PML4 outside RAM");
+	/* Regions the audit could not use: refused at boot, not at every checkpoint. */
+	BAD((d.off_regions = 64, d.max_regions = 16, d.region_stride = 4), "region", "region stride below a region");
+	BAD((d.off_regions = 64, d.max_regions = 1000, d.region_stride = sizeof(struct cowvmm_region)), "region",
+	    "regions running past the process entry");
+	BAD((d.off_regions = 64, d.max_regions = 2, d.region_stride = sizeof(struct cowvmm_region),
+	     d.off_nregions = d.proc.stride), "region", "region count past the process entry");
 	return tap_done();
 }
