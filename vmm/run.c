@@ -184,13 +184,18 @@ int vcpu_start_thread(struct vcpu *v)
  * one a handler ended it with. */
 int vm_run(struct vm *vm)
 {
-	world_init(&vm->world, vm->vcpus, 1, vcpu_kick);
+	/* Every vCPU is in the world's kick set from the start (a CPU the guest
+	 * starts later must be kicked like the others: seen stuck when it was
+	 * not); each one takes part once its thread runs. */
+	world_init(&vm->world, vm->vcpus, vm->nvcpus, vcpu_kick);
 	struct vcpu *v0 = &vm->vcpus[0];
+	world_join(&vm->world, v0);
 	v0->thread = pthread_self();
 	v0->have_thread = true;
 	v0->started = true;
 	vcpu_loop(v0);
 	world_leave(&vm->world, v0);
+	world_drain(&vm->world);
 	for (unsigned i = 1; i < vm->nvcpus; i++)
 		if (vm->vcpus[i].have_thread) {
 			pthread_join(vm->vcpus[i].thread, NULL);

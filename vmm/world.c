@@ -16,12 +16,13 @@ void world_init(struct world *w, struct vcpu *vcpus, unsigned nvcpus, void (*kic
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &ca);
+	pthread_cond_init(&w->owner_cond, &ca);
+	pthread_cond_init(&w->park_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	atomic_init(&w->stopping, false);
 	atomic_init(&w->ended, false);
 	w->owner = -1;
-	w->active = nvcpus;
+	w->active = 0;
 	w->parked = 0;
 	w->status = VMM_CONTINUE;
 	w->kick = kick;
@@ -32,16 +33,20 @@ void world_init(struct world *w, struct vcpu *vcpus, unsigned nvcpus, void (*kic
 
 void world_destroy(struct world *w)
 {
-	pthread_cond_destroy(&w->cond);
+	pthread_cond_destroy(&w->owner_cond);
+	pthread_cond_destroy(&w->park_cond);
 	pthread_mutex_destroy(&w->lock);
 }
 
-/* Wait on the world's condition, parked: the owner counts us as stopped. */
+/* Wait, parked (the owner counts us as stopped), until the world changes
+ * hands.  Two condition variables: parked vCPUs waking each other on one
+ * shared condition kept the owner's timed wait from ever timing out (seen:
+ * test-world stuck on a lost kick that was never sent again). */
 static void park(struct world *w)
 {
 	w->parked++;
-	pthread_cond_broadcast(&w->cond);
-	pthread_cond_wait(&w->cond, &w->lock);
+	pthread_cond_signal(&w->owner_cond);
+	pthread_cond_wait(&w->park_cond, &w->lock);
 	w->parked--;
 }
 
@@ -77,15 +82,19 @@ void world_stop(struct world *w, struct vcpu *v)
 	atomic_store(&w->stopping, true);
 	w->stops++;
 	kick_others(w, v);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	while (w->parked + 1 < w->active) {
-		struct timespec t;
-		clock_gettime(CLOCK_MONOTONIC, &t);
 		t.tv_nsec += REKICK_NS;
 		if (t.tv_nsec >= 1000000000) {
 			t.tv_sec++;
 			t.tv_nsec -= 1000000000;
 		}
-		if (pthread_cond_timedwait(&w->cond, &w->lock, &t) == ETIMEDOUT)
+		/* Kick again every REKICK_NS, however often we are woken meanwhile. */
+		while (w->parked + 1 < w->active &&
+		       pthread_cond_timedwait(&w->owner_cond, &w->lock, &t) != ETIMEDOUT)
+			;
+		if (w->parked + 1 < w->active)
 			kick_others(w, v);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -97,7 +106,7 @@ void world_resume(struct world *w, struct vcpu *v)
 	if (w->owner == (int)v->id) {
 		w->owner = -1;
 		atomic_store(&w->stopping, false);
-		pthread_cond_broadcast(&w->cond);
+		pthread_cond_broadcast(&w->park_cond);
 	}
 	pthread_mutex_unlock(&w->lock);
 }
@@ -111,7 +120,8 @@ int world_end(struct world *w, struct vcpu *v, int status)
 	}
 	int st = w->status;
 	kick_others(w, v);
-	pthread_cond_broadcast(&w->cond);
+	pthread_cond_broadcast(&w->park_cond);
+	pthread_cond_broadcast(&w->owner_cond);
 	pthread_mutex_unlock(&w->lock);
 	return st;
 }
@@ -123,8 +133,30 @@ void world_leave(struct world *w, struct vcpu *v)
 	if (w->owner == (int)v->id) {
 		w->owner = -1;
 		atomic_store(&w->stopping, false);
+		pthread_cond_broadcast(&w->park_cond);
 	}
-	pthread_cond_broadcast(&w->cond);
+	pthread_cond_broadcast(&w->owner_cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void world_drain(struct world *w)
+{
+	pthread_mutex_lock(&w->lock);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	while (w->active > 0) {
+		t.tv_nsec += REKICK_NS;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		while (w->active > 0 && pthread_cond_timedwait(&w->owner_cond, &w->lock, &t) != ETIMEDOUT)
+			;
+		/* A vCPU that missed the end's kick (halted in KVM, say) would
+		 * never come out: kick everyone again. */
+		for (unsigned i = 0; w->active > 0 && i < w->nvcpus; i++)
+			w->kick(&w->vcpus[i]);
+	}
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -133,5 +165,6 @@ void world_join(struct world *w, struct vcpu *v)
 	(void)v;
 	pthread_mutex_lock(&w->lock);
 	w->active++;
+	pthread_cond_broadcast(&w->owner_cond);
 	pthread_mutex_unlock(&w->lock);
 }

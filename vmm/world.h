@@ -29,20 +29,23 @@ struct vcpu;
  */
 struct world {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t owner_cond;  /* the owner waits here for vCPUs to park or leave */
+	pthread_cond_t park_cond;   /* parked vCPUs wait here for the world to change hands */
 	atomic_bool stopping;       /* a vCPU wants the world stopped */
 	atomic_bool ended;          /* the run is over */
 	int owner;                  /* id of the vCPU holding the world, -1 none */
-	unsigned active;            /* vCPU threads still in their loops */
+	unsigned active;            /* vCPU threads joined and still in their loops */
 	unsigned parked;            /* ... of which parked */
 	int status;                 /* the run's status, set by world_end() */
 	void (*kick)(struct vcpu *v); /* get v out of KVM_RUN soon */
-	struct vcpu *vcpus;         /* the VM's vCPUs (array) */
+	struct vcpu *vcpus;         /* the VM's vCPUs (array): all are kicked */
 	unsigned nvcpus;
 	unsigned long stops;        /* times the world was stopped (for tests and reports) */
 };
 
-/* `nvcpus` vCPUs in vcpus[], all active. */
+/* The VM's `nvcpus` vCPUs in vcpus[], none taking part yet: every vCPU
+ * thread joins (world_join()) before its first checkin; a stopper kicks all
+ * of them, whenever they joined. */
 void world_init(struct world *w, struct vcpu *vcpus, unsigned nvcpus, void (*kick)(struct vcpu *v));
 void world_destroy(struct world *w);
 bool world_checkin(struct world *w, struct vcpu *v);
@@ -52,6 +55,9 @@ void world_resume(struct world *w, struct vcpu *v);
  * status of the end that came first. */
 int world_end(struct world *w, struct vcpu *v, int status);
 void world_leave(struct world *w, struct vcpu *v);
+/* After the end: wait until every vCPU thread has left, kicking them again
+ * every few ms (a kick can be lost; a halted vCPU would never see the end). */
+void world_drain(struct world *w);
 /* A vCPU thread starts taking part (a CPU the guest started). */
 void world_join(struct world *w, struct vcpu *v);
 

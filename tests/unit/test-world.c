@@ -16,7 +16,10 @@
 /* A fake vCPU "runs guest code" between world_checkin() and its next exit:
  * it spins until kicked (like KVM_RUN returning EINTR) or for a while (like
  * an exit of its own).  vCPU 3 ignores every other kick, as a kick lost in
- * the immediate_exit window would be: the stopper must kick again. */
+ * the immediate_exit window would be: the stopper must kick again.  vCPUs
+ * 2 and 3 start late (as CPUs the guest starts with HC_CPU_START) and, like
+ * a CPU halted in KVM with interrupts on, leave "the guest" only when
+ * kicked: a stopper that does not kick a late joiner waits forever. */
 static struct world w;
 static struct vcpu vcpus[NV];
 static atomic_bool kicked[NV];
@@ -44,7 +47,8 @@ static void *vcpu_thread(void *arg)
 	unsigned exits = 0;
 	while (world_checkin(&w, v)) {
 		atomic_fetch_add(&in_guest, 1);
-		for (int i = 0; i < 200 && !atomic_load(&kicked[v->id]); i++)
+		bool halted = v->id >= 2;
+		for (int i = 0; (halted || i < 200) && !atomic_load(&kicked[v->id]); i++)
 			sched_yield();
 		atomic_store(&kicked[v->id], false);
 		atomic_fetch_sub(&in_guest, 1);
@@ -86,6 +90,7 @@ static bool wait_for(bool (*cond)(void))
 
 static bool enough_stops(void) { return atomic_load(&world_stops) >= STOPS; }
 static bool all_finished(void) { return atomic_load(&finished) == NV; }
+static bool ended(void) { return atomic_load(&w.ended); }
 
 int main(void)
 {
@@ -93,10 +98,17 @@ int main(void)
 	for (unsigned i = 0; i < NV; i++)
 		vcpus[i] = (struct vcpu){ .id = i, .fd = -1, .stats_fd = -1 };
 	world_init(&w, vcpus, NV, fake_kick);
-	for (unsigned i = 0; i < NV; i++)
+	for (unsigned i = 0; i < NV; i++) {
+		if (i == 2) /* the late ones join once the world has been stopped a few times */
+			while (atomic_load(&world_stops) < 3)
+				sched_yield();
+		world_join(&w, &vcpus[i]);
 		pthread_create(&t[i], NULL, vcpu_thread, &vcpus[i]);
+	}
 	bool progressed = wait_for(enough_stops);
 	atomic_store(&end_now, true);
+	if (progressed && wait_for(ended))
+		world_drain(&w); /* as vm_run() does: a lost end kick is sent again */
 	if (!progressed || !wait_for(all_finished)) {
 		/* Threads stuck (a stopper waiting for a vCPU that never parks): no join. */
 		ok(0, "the world was stopped %lu times, %d of %d threads ended within %d s: stuck",
@@ -121,6 +133,7 @@ int main(void)
 
 	/* One vCPU alone: stopping the world costs nothing and waits for nobody. */
 	world_init(&w, vcpus, 1, fake_kick);
+	world_join(&w, &vcpus[0]);
 	world_stop(&w, &vcpus[0]);
 	ok(w.owner == 0 && world_checkin(&w, &vcpus[0]), "a lone vCPU holds the world and may go on");
 	world_resume(&w, &vcpus[0]);
