@@ -19,7 +19,10 @@ VMM_LIB_SOURCES = $(VMM_CORE_SOURCES) $(VMM_BASE_SOURCES) $(VMM_MODULE_SOURCES)
 
 vmm_vmm_SOURCES = vmm/main.c $(VMM_LIB_SOURCES)
 vmm_vmm_CPPFLAGS = $(AM_CPPFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
-vmm_vmm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS)
+# --enable-sanitizers (CI) instruments the VMM itself too: every KVM batch
+# then runs an ASan/UBSan/LeakSanitizer VMM against the guest.
+vmm_vmm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS)
+vmm_vmm_LDFLAGS = $(SAN_CFLAGS)
 vmm_vmm_LDADD = $(LIBELF_LIBS) -lm -lpthread
 
 # The same objects, built with the sanitizers when configured, as one library
