@@ -1,43 +1,30 @@
-/* guest/kernel/gdt.c — the kernel's own GDT and TSS: user segments, and the stack the CPU takes on a trap from user mode. */
+/* guest/kernel/gdt.c — a CPU's own GDT and TSS: user segments, and the stacks the CPU takes on a trap from user mode and on #DF/NMI. */
 #include "kernel.h"
+#include "cpu.h"
 #include "x86.h"
 
 /* Selector layout (X86_SEL_*, cowvmm/x86.h) fixed by `syscall`/`sysret`
  * (STAR): kernel CS, kernel SS = CS+8; user SS = STAR[63:48]+8, user CS =
  * STAR[63:48]+16.  The slots below follow it. */
 
-struct tss {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __attribute__((packed));
-
-static struct tss tss;
-static uint64_t gdt[7];
-/* A separate stack for #DF so a kernel stack overflow still gets reported. */
-static uint8_t df_stack[4096] __attribute__((aligned(16)));
-/* NMIs get their own stack (IST2): one can arrive at any instruction, even
- * right after `syscall` while RSP still holds the user stack pointer. */
-static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
-
 struct desc_ptr {
 	uint16_t limit;
 	uint64_t base;
 } __attribute__((packed));
 
-void tss_set_rsp0(uint64_t rsp0)
+void tss_set_rsp0(struct cpu *c, uint64_t rsp0)
 {
-	tss.rsp[0] = rsp0;
+	c->tss.rsp[0] = rsp0;
 }
 
-void gdt_init(void)
+/* The same code for every CPU: only the TSS (and so the TSS descriptor and
+ * the IST stacks) differs from one CPU to the next. */
+void gdt_init(struct cpu *c)
 {
-	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+	uint64_t *gdt = c->gdt;
+	uint64_t base = (uint64_t)&c->tss, limit = sizeof(c->tss) - 1;
 
+	KASSERT(c->df_stack_top && c->nmi_stack_top);
 	gdt[0] = 0;
 	gdt[1] = 0x00af9a000000ffffull; /* kernel code: L, P, DPL0, exec/read */
 	gdt[2] = 0x00cf92000000ffffull; /* kernel data */
@@ -48,11 +35,11 @@ void gdt_init(void)
 		 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[6] = base >> 32;
 
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap: user port I/O faults */
-	tss.ist[0] = (uint64_t)df_stack + sizeof(df_stack);
-	tss.ist[1] = (uint64_t)nmi_stack + sizeof(nmi_stack);
+	c->tss.iomap_base = sizeof(c->tss); /* no I/O bitmap: user port I/O faults */
+	c->tss.ist[0] = (uint64_t)c->df_stack_top;
+	c->tss.ist[1] = (uint64_t)c->nmi_stack_top;
 
-	struct desc_ptr p = { sizeof(gdt) - 1, (uint64_t)gdt };
+	struct desc_ptr p = { sizeof(c->gdt) - 1, (uint64_t)gdt };
 	__asm__ volatile(
 		"lgdt %0\n\t"
 		"mov %w1, %%ds\n\t"

@@ -72,12 +72,13 @@ void inject_init(void);
 void inject_start(void);                /* init is built: plans apply from now on */
 long inject_arm(int site, int mode, uint64_t nth);
 
-/* Boot stages. */
-void gdt_init(void);
-void idt_init(void);
+/* Boot stages (per-CPU ones: cpu.h). */
+void idt_init(void);                    /* build the IDT every CPU shares, once */
+void idt_load(void);                    /* ... and load it on this CPU */
 void syscall_init(void);
-void tss_set_rsp0(uint64_t rsp0);
-extern uint64_t cpu_kstack_top; /* kernel stack for the `syscall` entry */
+/* Kernel stack for the `syscall` entry: one for the whole kernel, as only
+ * CPU 0 runs processes. */
+extern uint64_t cpu_kstack_top;
 int ktest_run(const char *cmdline);
 
 #endif

@@ -1,5 +1,6 @@
 /* guest/kernel/main.c — kmain: take over from the VMM's boot state, set up the CPU and memory, describe ourselves, start init. */
 #include "kernel.h"
+#include "cpu.h"
 #include "mm.h"
 #include "proc.h"
 #include "x86.h"
@@ -7,19 +8,6 @@
 struct cowvmm_boot_info boot;
 struct cowvmm_guest_stats stats;
 extern char __kernel_end[];
-
-static void cpu_init(void)
-{
-	/* WP: supervisor writes honour read-only PTEs, so the kernel's own
-	 * writes to user COW pages fault and get copied.  FPU/SSE on for users. */
-	write_cr0((read_cr0() | X86_CR0_WP | X86_CR0_MP) & ~(X86_CR0_EM | X86_CR0_TS));
-	write_cr4(read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT);
-	__asm__ volatile("fninit");
-	fxsave(fx_default);
-	gdt_init();
-	idt_init();
-	syscall_init();
-}
 
 void kmain(uint64_t info_gpa, uint64_t magic);
 
@@ -35,7 +23,9 @@ void kmain(uint64_t info_gpa, uint64_t magic)
 	if (boot.abi_version != COWVMM_ABI_VERSION)
 		panic("VMM speaks ABI %u, kernel %u", boot.abi_version, COWVMM_ABI_VERSION);
 
-	cpu_init();
+	idt_init();
+	cpu_init(&cpus[0]);
+	fxsave(fx_default); /* the FPU state every exec starts from (fninit's) */
 	kernel_page_tables_init();
 	inject_init();
 	frames_init(boot.ram_size, MAX(boot.kernel_end_gpa, virt_to_phys(__kernel_end)));

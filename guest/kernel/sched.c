@@ -1,6 +1,7 @@
 /* guest/kernel/sched.c — round-robin scheduling without a timer: processes run until they block, yield or exit. */
 #include "kernel.h"
 #include "cowvmm/names.h"
+#include "cpu.h"
 #include "mm.h"
 #include "proc.h"
 #include "x86.h"
@@ -16,9 +17,10 @@ static void switch_to(struct proc *next)
 	if (next == prev)
 		return;
 	curproc = next;
-	/* The CPU takes traps from user mode on TSS.rsp0; `syscall` on ours. */
+	/* The CPU takes traps from user mode on TSS.rsp0; `syscall` on ours.
+	 * Processes run on CPU 0 only. */
 	cpu_kstack_top = next->kstack + KSTACK_SIZE;
-	tss_set_rsp0(cpu_kstack_top);
+	tss_set_rsp0(&cpus[0], cpu_kstack_top);
 	write_cr3(next->mm.pml4 ? next->mm.pml4 : kernel_pml4_pa);
 	/* The kernel never touches FPU/SSE, so this is the user's state. */
 	fxsave(prev->fxstate);

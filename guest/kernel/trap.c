@@ -13,6 +13,7 @@ struct idt_gate {
 	uint32_t off2, zero;
 } __attribute__((packed));
 
+/* One IDT for every CPU: built once by the boot CPU, loaded by each. */
 static struct idt_gate idt[256];
 extern uint64_t vectors[256];
 
@@ -29,6 +30,10 @@ void idt_init(void)
 		idt[v].off2 = h >> 32;
 		idt[v].zero = 0;
 	}
+}
+
+void idt_load(void)
+{
 	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) p = { sizeof(idt) - 1, (uint64_t)idt };
 	__asm__ volatile("lidt %0" : : "m"(p));
 }

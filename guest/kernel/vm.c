@@ -33,15 +33,13 @@ pte_t *kstack_ptes = kstack_pt;
 #define TABLE_FLAGS (PTE_P | PTE_RW | PTE_US)
 
 /* Build the kernel's own page tables (direct map, image, kernel-stack area)
- * and switch CR3 from the VMM's boot tables to them.  NX is turned on first
- * when the CPU has it, so data pages (user, kernel stacks) are mapped
- * non-executable. */
+ * and switch CR3 from the VMM's boot tables to them.  When the CPU has NX
+ * (cpu_init has turned EFER.NXE on, on every CPU), data pages (user, kernel
+ * stacks) are mapped non-executable. */
 void kernel_page_tables_init(void)
 {
-	uint32_t a, b, c, d;
-	cpuid(0x80000001u, &a, &b, &c, &d);
-	if (d & (1u << 20)) {
-		wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
+	if (cpu_has_nx()) {
+		KASSERT(rdmsr(X86_MSR_EFER) & X86_EFER_NXE);
 		pte_nx = PTE_NX;
 	}
 

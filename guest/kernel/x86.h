@@ -52,6 +52,14 @@ static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, u
 	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
 
+/* CPUID 0x80000001:EDX[20]: the CPU has the no-execute PTE bit (EFER.NXE). */
+static inline int cpu_has_nx(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(0x80000001u, &a, &b, &c, &d);
+	return (d >> 20) & 1;
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;

@@ -1,0 +1,40 @@
+/* guest/kernel/cpu.c — the per-CPU table, and cpu_init: one CPU's registers brought to the kernel's state, the same code on every CPU. */
+#include "kernel.h"
+#include "cpu.h"
+#include "x86.h"
+
+/* CPU 0 needs its trap stacks before the frame allocator exists, so they are
+ * in the image, as they always were.  The other CPUs will get theirs from
+ * the allocator when they are started: a one-CPU run, and a 4 MiB VM, pay
+ * nothing for CPUs they do not have. */
+static uint8_t cpu0_df_stack[CPU_STACK_SIZE] __attribute__((aligned(16)));
+static uint8_t cpu0_nmi_stack[CPU_STACK_SIZE] __attribute__((aligned(16)));
+extern uint8_t boot_stack_top[];
+
+struct cpu cpus[COWVMM_MAX_CPUS] = {
+	[0] = {
+		.id = 0,
+		.df_stack_top = cpu0_df_stack + sizeof(cpu0_df_stack),
+		.nmi_stack_top = cpu0_nmi_stack + sizeof(cpu0_nmi_stack),
+		.kstack_top = boot_stack_top,
+	},
+};
+unsigned ncpus = 1;
+
+/* Whatever state the VMM left (the boot CPU's or HC_CPU_START's, which
+ * happen to be alike), leave this CPU in the one the kernel relies on. */
+void cpu_init(struct cpu *c)
+{
+	/* WP: supervisor writes honour read-only PTEs, so the kernel's own
+	 * writes to user COW pages fault and get copied.  FPU/SSE on for users. */
+	write_cr0((read_cr0() | X86_CR0_WP | X86_CR0_MP) & ~(X86_CR0_EM | X86_CR0_TS));
+	write_cr4(read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT);
+	__asm__ volatile("fninit");
+	/* NX when the CPU has it: the kernel's page tables mark data pages
+	 * (user, kernel stacks) no-execute (vm.c), on every CPU alike. */
+	if (cpu_has_nx())
+		wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
+	gdt_init(c);
+	idt_load();
+	syscall_init();
+}
