@@ -45,4 +45,9 @@ void cpu_init(struct cpu *c);
 void gdt_init(struct cpu *c);                 /* load c's GDT and TSS (gdt.c) */
 void tss_set_rsp0(struct cpu *c, uint64_t rsp0);
 
+/* The local APIC in x2APIC mode (apic.c); only with several CPUs: a
+ * one-CPU VM has no in-kernel irqchip, so no APIC MSRs at all. */
+#define APIC_SPURIOUS_VECTOR 0xff
+void x2apic_enable(struct cpu *c);
+
 #endif

@@ -1,6 +1,7 @@
 /* guest/kernel/trap.c — the IDT and trap dispatch: page faults, user exceptions as signals, everything else a crash report. */
 #include "kernel.h"
 #include "cowvmm/names.h"
+#include "cpu.h"
 #include "kbench.h"
 #include "mm.h"
 #include "proc.h"
@@ -16,11 +17,14 @@ struct idt_gate {
 /* One IDT for every CPU: built once by the boot CPU, loaded by each. */
 static struct idt_gate idt[256];
 extern uint64_t vectors[256];
+extern char spurious_interrupt[];
 
 void idt_init(void)
 {
 	for (int v = 0; v < 256; v++) {
-		uint64_t h = vectors[v];
+		/* The local APIC's spurious vector (only ever raised with several
+		 * CPUs, apic.c) needs no EOI and no trap frame: a bare iretq. */
+		uint64_t h = v == APIC_SPURIOUS_VECTOR ? (uint64_t)spurious_interrupt : vectors[v];
 		idt[v].off0 = h & 0xffff;
 		idt[v].sel = X86_SEL_KCODE;
 		idt[v].ist = v == X86_VEC_DF ? 1 : v == X86_VEC_NMI ? 2 : 0;

@@ -67,6 +67,13 @@ trapret:
 	add $16, %rsp           /* vector and error code */
 	iretq
 
+/* The local APIC's spurious-interrupt vector (cpu.h, APIC_SPURIOUS_VECTOR):
+ * the APIC raises it for an interrupt that vanished before the CPU took it,
+ * and expects no EOI.  Nothing to do but return to what it interrupted. */
+	.globl spurious_interrupt
+spurious_interrupt:
+	iretq
+
 /* `syscall` leaves the user RIP in RCX, RFLAGS in R11, and the user RSP
  * untouched; FMASK has cleared IF/DF/TF/AC.  Build a full trap frame on the
  * task's kernel stack so fork, signals and the exit path see one format, then
