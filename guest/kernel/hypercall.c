@@ -1,4 +1,4 @@
-/* guest/kernel/hypercall.c — talking to the VMM: port-I/O hypercalls, console, exit, assertion reports, discovery, checkpoints. */
+/* guest/kernel/hypercall.c — talking to the VMM: port-I/O hypercalls, console, exit, assertion reports, discovery, starting CPUs, checkpoints. */
 #include "kernel.h"
 #include "mm.h"
 #include "proc.h"
@@ -104,6 +104,21 @@ void describe_to_vmm(void)
 	d.max_regions = NREGION;
 	d.region_stride = sizeof(struct region);
 	hypercall(COWVMM_HC_DESCRIBE, &d);
+}
+
+/* Start vCPU `cpu` in 64-bit mode at rip on stack rsp, with RDI = arg, on
+ * page tables cr3 (abi.h, HC_CPU_START).  The VMM returns at once; the new
+ * CPU runs on a host thread of its own. */
+void hc_cpu_start(uint32_t cpu, uint64_t rip, uint64_t rsp, uint64_t arg, uint64_t cr3)
+{
+	static struct cowvmm_hc_cpu_start s;
+	memset(&s, 0, sizeof(s));
+	s.cpu = cpu;
+	s.rip = rip;
+	s.rsp = rsp;
+	s.arg = arg;
+	s.cr3 = cr3;
+	hypercall(COWVMM_HC_CPU_START, &s);
 }
 
 int audit_enabled(void)

@@ -58,6 +58,7 @@ extern struct cowvmm_guest_stats stats;
 void hypercall(unsigned nr, void *arg);
 _Noreturn void hc_exit(uint64_t status);
 void describe_to_vmm(void);
+void hc_cpu_start(uint32_t cpu, uint64_t rip, uint64_t rsp, uint64_t arg, uint64_t cr3);
 uint32_t checkpoint_slow(uint32_t cp, int pid, int pid2, uint32_t label,
 			 uint64_t va, uint64_t frame_old, uint64_t frame_new);
 extern int checkpoints_wanted; /* the VMM audits or injects: checkpoints are exits */
