@@ -28,7 +28,7 @@ GUEST_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-
 
 GUEST_KERNEL_SRCS = \
 	guest/kernel/entry.S guest/kernel/trapasm.S guest/kernel/uaccess_asm.S \
-	guest/kernel/main.c guest/kernel/cpu.c guest/kernel/gdt.c guest/kernel/apic.c \
+	guest/kernel/main.c guest/kernel/cpu.c guest/kernel/gdt.c guest/kernel/smp.c guest/kernel/apic.c \
 	guest/kernel/trap.c guest/kernel/hypercall.c \
 	guest/kernel/frame.c guest/kernel/vm.c guest/kernel/vma.c guest/kernel/mm.c \
 	guest/kernel/fault.c guest/kernel/uaccess.c guest/kernel/proc.c guest/kernel/sched.c \

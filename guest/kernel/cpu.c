@@ -4,9 +4,9 @@
 #include "x86.h"
 
 /* CPU 0 needs its trap stacks before the frame allocator exists, so they are
- * in the image, as they always were.  The other CPUs will get theirs from
- * the allocator when they are started: a one-CPU run, and a 4 MiB VM, pay
- * nothing for CPUs they do not have. */
+ * in the image, as they always were.  The other CPUs get theirs from the
+ * allocator when they are started (smp.c): a one-CPU run, and a 4 MiB VM,
+ * pay nothing for CPUs they do not have. */
 static uint8_t cpu0_df_stack[CPU_STACK_SIZE] __attribute__((aligned(16)));
 static uint8_t cpu0_nmi_stack[CPU_STACK_SIZE] __attribute__((aligned(16)));
 extern uint8_t boot_stack_top[];
@@ -19,7 +19,7 @@ struct cpu cpus[COWVMM_MAX_CPUS] = {
 		.kstack_top = boot_stack_top,
 	},
 };
-unsigned ncpus = 1;
+unsigned ncpus = 1; /* until smp_init() reads boot_info.ncpus */
 
 /* Whatever state the VMM left (the boot CPU's or HC_CPU_START's, which
  * happen to be alike), leave this CPU in the one the kernel relies on. */

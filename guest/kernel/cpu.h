@@ -35,7 +35,7 @@ struct cpu {
 	struct tss tss;
 };
 
-/* cpus[0] is the bootstrap CPU; the others are not started yet. */
+/* cpus[0] is the bootstrap CPU; cpus[1 .. ncpus-1] are started by smp_init(). */
 extern struct cpu cpus[COWVMM_MAX_CPUS];
 extern unsigned ncpus;
 
@@ -44,6 +44,10 @@ extern unsigned ncpus;
 void cpu_init(struct cpu *c);
 void gdt_init(struct cpu *c);                 /* load c's GDT and TSS (gdt.c) */
 void tss_set_rsp0(struct cpu *c, uint64_t rsp0);
+
+/* The other CPUs (smp.c): start each one and wait until it is online.  Does
+ * nothing with a single CPU. */
+void smp_init(void);
 
 /* The local APIC in x2APIC mode (apic.c); only with several CPUs: a
  * one-CPU VM has no in-kernel irqchip, so no APIC MSRs at all. */

@@ -78,7 +78,7 @@ void idt_init(void);                    /* build the IDT every CPU shares, once 
 void idt_load(void);                    /* ... and load it on this CPU */
 void syscall_init(void);
 /* Kernel stack for the `syscall` entry: one for the whole kernel, as only
- * CPU 0 runs processes. */
+ * CPU 0 runs processes yet (the other CPUs idle, smp.c). */
 extern uint64_t cpu_kstack_top;
 int ktest_run(const char *cmdline);
 

@@ -1,4 +1,4 @@
-/* guest/kernel/main.c — kmain: take over from the VMM's boot state, set up the CPU and memory, describe ourselves, start init. */
+/* guest/kernel/main.c — kmain: take over from the VMM's boot state, set up the CPU and memory, start the other CPUs, describe ourselves, start init. */
 #include "kernel.h"
 #include "cpu.h"
 #include "mm.h"
@@ -34,6 +34,10 @@ void kmain(uint64_t info_gpa, uint64_t magic)
 		panic("no frame for the zero page");
 	kprintf("memory: %lu frames free of %lu (first %#lx), zero frame %#lx\n",
 		free_frames, nframes, first_frame, zero_frame_pa >> PAGE_SHIFT);
+
+	/* The other CPUs come up (and idle) before the first audit, so every
+	 * checkpoint from the first one on stops a world of ncpus CPUs. */
+	smp_init();
 
 	checkpoints_wanted = audit_enabled() || boot.inject_gpa != 0;
 	describe_to_vmm();

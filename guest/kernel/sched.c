@@ -18,7 +18,7 @@ static void switch_to(struct proc *next)
 		return;
 	curproc = next;
 	/* The CPU takes traps from user mode on TSS.rsp0; `syscall` on ours.
-	 * Processes run on CPU 0 only. */
+	 * Processes run on CPU 0 only, for now (the others idle: smp.c). */
 	cpu_kstack_top = next->kstack + KSTACK_SIZE;
 	tss_set_rsp0(&cpus[0], cpu_kstack_top);
 	write_cr3(next->mm.pml4 ? next->mm.pml4 : kernel_pml4_pa);

@@ -60,6 +60,12 @@ static inline int cpu_has_nx(void)
 	return (d >> 20) & 1;
 }
 
+/* In a spin-wait loop: tells the CPU (and a hypervisor's pause-loop exiting) we wait. */
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" : : : "memory");
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
