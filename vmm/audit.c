@@ -236,6 +236,15 @@ static int on_leaf(void *ctx, const struct ptw_leaf *l)
 	if ((l->pte & COWVMM_PTE_RW) && l->cow)
 		av(a, AV_COW_WRITABLE, p->pid, 0, l->va, l->pte, 0, l->pa / COWVMM_PAGE_SIZE, 0, 0,
 		   "PTE has both the COW flag and RW");
+	if (a->pages_seen + n > a->pages_budget) {
+		if (!a->budget_hit)
+			av(a, AV_PT_BROKEN, p->pid, 0, l->va, l->pte, 0, l->pa / COWVMM_PAGE_SIZE, a->pages_budget,
+			   a->pages_seen + n, "the page tables map more than %llu pages in all (a loop, aliased "
+			   "tables or huge leaves?): audit stopped here", (unsigned long long)a->pages_budget);
+		a->budget_hit = true;
+		return 1; /* stop this walk; walk_all() stops the others */
+	}
+	a->pages_seen += n;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t va = l->va + i * COWVMM_PAGE_SIZE;
 		uint64_t f = l->pa / COWVMM_PAGE_SIZE + i;
@@ -320,6 +329,8 @@ static void walk_all(struct audit *a)
 		a->collect = p->pid == a->collect_pid[0] ? &a->fork_a :
 			     p->pid == a->collect_pid[1] ? &a->fork_b : NULL;
 		int r = ptw_walk(a->m, p->cr3, PTW_USER_LO, PTW_USER_HI, 0, &audit_ops, a);
+		if (a->budget_hit)
+			break;
 		if (r)
 			av(a, AV_PROC, p->pid, 0, 0, 0, 0, NO_FRAME, 0, 0,
 			   "cannot walk the page tables at 0x%llx (error %d)", (unsigned long long)p->cr3, r);
@@ -459,8 +470,19 @@ unsigned audit_run(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	memset(a->mapcount, 0, a->bk.d.nframes * sizeof *a->mapcount);
 	memset(a->table_owner, 0, a->bk.d.nframes * sizeof *a->table_owner);
 	rmap_reset(a);
+	a->pages_seen = 0;
+	a->budget_hit = false;
+	a->pages_budget = a->bk.d.nframes * AUDIT_PAGES_PER_FRAME > AUDIT_PAGES_MIN ?
+			  a->bk.d.nframes * AUDIT_PAGES_PER_FRAME : AUDIT_PAGES_MIN;
 	cp_prepare(a, cp);
 	walk_all(a);
+	if (a->budget_hit) {
+		/* The counts are partial: comparing them with the books would
+		 * only report frames the walk never reached.  The reverse map is
+		 * partial too: no local checkpoint until a full audit completes. */
+		a->rmap_valid = false;
+		goto out;
+	}
 	final_pass(a);
 	cp_check(a, cp);
 	name_frames(a);

@@ -70,6 +70,14 @@ struct audit_proc {
 };
 
 #define AUDIT_MAX_VIOLATIONS 64 /* kept per audit; the count goes on */
+/* One full audit looks at no more than max(AUDIT_PAGES_PER_FRAME x the
+ * guest's frames, AUDIT_PAGES_MIN) 4 KiB mappings over all address spaces:
+ * a correct kernel maps each frame a few times at most; hostile tables
+ * (1 GiB leaves, tables aliased under many entries) would otherwise cost
+ * minutes and gigabytes per checkpoint.  Past it the audit stops with one
+ * page-table-broken violation and checks nothing it could not count. */
+#define AUDIT_PAGES_PER_FRAME 4u
+#define AUDIT_PAGES_MIN 65536u
 
 struct audit;
 

@@ -88,6 +88,10 @@ struct audit {
 	bool last_full;           /* the last audit_run() walked everything */
 	uint64_t nfull, nlocal, nfallback;
 	struct regions fork_regions[2]; /* parent's and child's at a fork checkpoint (big: not on the stack) */
+	/* Work bound of one full audit: 4 KiB pages looked at over every address
+	 * space (AUDIT_PAGE_BUDGET). */
+	uint64_t pages_seen, pages_budget;
+	bool budget_hit;
 };
 
 /* Record a violation of the audit in progress (printf-style detail). */

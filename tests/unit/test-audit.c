@@ -651,6 +651,31 @@ static void test_dirty(void)
 	sim_free(&s);
 }
 
+/* Hostile tables: a 1 GiB leaf maps 262,144 pages; a full audit stops at
+ * its page budget with one violation, quickly, and judges nothing else. */
+static void test_budget(void)
+{
+	struct sim s;
+	scenario(&s, RAM);
+	OK(clean(&s, cp(COWVMM_CP_USER, 1, 0)) == 0, "budget: the scenario starts clean");
+	uint64_t pdpt = *fake_u64(&s.f, s.root[0]) & COWVMM_PTE_ADDR; /* PML4[0] -> PDPT */
+	*fake_u64(&s.f, pdpt + 8 * 1) = COWVMM_PTE_P | COWVMM_PTE_US | COWVMM_PTE_PS; /* 1 GiB at va 1 GiB */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unsigned n;
+	bool found = finds(&s, cp(COWVMM_CP_USER, 1, 0), AV_PT_BROKEN, &n);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	size_t nv;
+	const struct audit_violation *v = audit_violations(s.a, &nv, NULL);
+	OK(found && n == 1 && strstr(v[0].detail, "more than"),
+	   "budget: one page-table-broken violation, nothing else (%u violation(s))", n);
+	OK(ms < 1000, "budget: the audit stopped in %.1f ms", ms);
+	*fake_u64(&s.f, pdpt + 8 * 1) = 0;
+	OK(clean(&s, cp(COWVMM_CP_USER, 1, 0)) == 0, "budget: the leaf gone, the next audit is clean again");
+	sim_free(&s);
+}
+
 int main(void)
 {
 	test_clean();
@@ -663,5 +688,6 @@ int main(void)
 	test_regions();
 	test_outputs();
 	test_bench();
+	test_budget();
 	return tap_done();
 }
