@@ -20,6 +20,10 @@
 #define MAX_VIOLATIONS 256   /* kept for the report; the count goes on */
 #define MAX_CHECKPOINTS 4096 /* checkpoint records kept for the JSON list */
 #define MAX_EXIT 64
+/* Processes remembered for the report: a guest can make any number of pids
+ * (fork/exit in a loop); past this many the rest are counted, not kept. */
+#define MAX_PROC_RECS 4096
+#define PROC_HASH (2 * MAX_PROC_RECS) /* open addressing, power of two */
 
 struct cp_rec {
 	uint64_t seq;
@@ -46,6 +50,8 @@ struct report_state {
 	size_t ncps;
 	struct proc_rec *procs;
 	size_t nprocs, cap_procs;
+	uint32_t proc_hash[PROC_HASH]; /* pid -> index + 1 into procs, 0 = empty */
+	bool procs_truncated;          /* some process was not recorded */
 	/* Exit counts per vCPU: each vCPU's thread writes only its own row
 	 * (no lock on the exit path); summed when reported. */
 	struct {
@@ -137,11 +143,22 @@ static void sum_exits(struct report_state *R)
 	}
 }
 
+/* The record of `pid`, found through the hash (a checkpoint costs O(live
+ * processes), not O(every pid ever seen)); a new one if there is room. */
 static struct proc_rec *proc_rec(struct report_state *R, int32_t pid)
 {
-	for (size_t i = 0; i < R->nprocs; i++)
-		if (R->procs[i].last.pid == pid)
-			return &R->procs[i];
+	uint32_t h = ((uint32_t)pid * 2654435761u) & (PROC_HASH - 1);
+	for (;; h = (h + 1) & (PROC_HASH - 1)) {
+		uint32_t k = R->proc_hash[h];
+		if (!k)
+			break;
+		if (R->procs[k - 1].last.pid == pid)
+			return &R->procs[k - 1];
+	}
+	if (R->nprocs == MAX_PROC_RECS) {
+		R->procs_truncated = true;
+		return NULL;
+	}
 	if (R->nprocs == R->cap_procs) {
 		size_t cap = R->cap_procs ? 2 * R->cap_procs : 64;
 		struct proc_rec *p = realloc(R->procs, cap * sizeof *p);
@@ -152,6 +169,8 @@ static struct proc_rec *proc_rec(struct report_state *R, int32_t pid)
 	}
 	struct proc_rec *r = &R->procs[R->nprocs++];
 	memset(r, 0, sizeof *r);
+	r->last.pid = pid;
+	R->proc_hash[h] = (uint32_t)R->nprocs;
 	return r;
 }
 
@@ -183,7 +202,7 @@ void report_checkpoint(struct vm *vm, unsigned vcpu, const struct cowvmm_hc_insp
 			continue;
 		struct proc_rec *r = proc_rec(R, p[i].pid);
 		if (!r)
-			break;
+			continue; /* past MAX_PROC_RECS: counted as truncated */
 		r->last = p[i];
 		r->audits++;
 		if (p[i].pages > r->peak_pages)
@@ -245,6 +264,8 @@ void report_text(const struct vm *vm, FILE *f, int status)
 	}
 	if (R->nprocs > shown)
 		fprintf(f, "vmm: ... %zu more process(es) (see --report)\n", R->nprocs - shown);
+	if (R->procs_truncated)
+		fprintf(f, "vmm: (more than %d processes: the others were audited but not recorded)\n", MAX_PROC_RECS);
 	fprintf(f, "vmm: VM exits: %" PRIu64 " (", R->nexits);
 	bool first = true;
 	for (unsigned r = 0; r <= MAX_EXIT; r++)
@@ -362,6 +383,7 @@ int report_json(const struct vm *vm, const char *path, int status)
 		json_violation(f, &R->v[i], i + 1 == R->nv);
 	fprintf(f, "    ]\n  },\n");
 
+	fprintf(f, "  \"processes_truncated\": %s,\n", R->procs_truncated ? "true" : "false");
 	fprintf(f, "  \"processes\": [\n");
 	for (size_t i = 0; i < R->nprocs; i++) {
 		const struct proc_rec *r = &R->procs[i];

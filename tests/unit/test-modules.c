@@ -78,7 +78,7 @@ static int inspect(struct vm *vm, uint32_t kind, int32_t pid, int32_t pid2, uint
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
-	static char buf[1 << 16];
+	static char buf[8 << 20]; /* a report of thousands of processes */
 	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
 	buf[n] = 0;
 	if (f)
@@ -162,8 +162,8 @@ static void test_inspect(void)
 	   "DESCRIBE accepted: the books are known");
 	ok(hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_EXIT_CRASH, "DESCRIBE twice refused");
 	struct guest_proc p;
-	uint32_t slot = 99;
-	ok(books_find_pid(vm_books(&vm), 2, &p, &slot) && slot == 1 && !strcmp(p.name, "child") &&
+	uint32_t pslot = 99;
+	ok(books_find_pid(vm_books(&vm), 2, &p, &pslot) && pslot == 1 && !strcmp(p.name, "child") &&
 	   books_has_mm(p.state, p.cr3), "books: pid 2 is the child in slot 1, with an address space");
 	ok(books_refcount(vm_books(&vm), s.d.zero_frame) == *rc(&s, s.d.zero_frame) &&
 	   books_refcount(vm_books(&vm), s.nframes) == -1, "books: refcounts read, out of range refused");
@@ -219,6 +219,33 @@ static void test_inspect(void)
 	ok(*rc(&s, s.nframes - 1) == 0 && inspect(&vm, COWVMM_CP_USER, 2, 0, &verdict) == VMM_EXIT_GUEST_FAIL &&
 	   verdict == 1,
 	   "a vCPU on page tables nobody owns: a cpu-cr3 violation (verdict %u)", verdict);
+	vm_modules_free(&vm);
+
+	/* A guest that makes pid after pid: the report keeps 4,096 and says so,
+	 * and a checkpoint stays cheap (a hash, not a scan of every pid seen). */
+	vm_over(&vm, &s);
+	char rpath[] = "/tmp/test-modules-report.XXXXXX";
+	int rfd = mkstemp(rpath);
+	close(rfd);
+	ok(option(&vm, "report", rpath) == 0 && option(&vm, "no-dirty-log", NULL) == 0 && setup(&vm) == 0 &&
+	   hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_CONTINUE, "many pids: set up");
+	bool all_clean = true;
+	for (int32_t round = 0; round < 2100; round++) {
+		int32_t p0 = 10 + 2 * round, p1 = p0 + 1;
+		memcpy(slot(&s, 0), &p0, 4);
+		memcpy(slot(&s, 1), &p1, 4);
+		memcpy(slot(&s, 1) + 4, &p0, 4); /* ppid */
+		all_clean &= inspect(&vm, COWVMM_CP_USER, p0, 0, &verdict) == VMM_CONTINUE && verdict == 0;
+	}
+	ok(all_clean, "4,200 pids over 2,100 checkpoints: every audit clean");
+	ok(finish(&vm, VMM_EXIT_OK) == VMM_EXIT_OK, "the report written");
+	const char *rj = slurp(rpath);
+	size_t entries = 0;
+	for (const char *q = rj; (q = strstr(q, "{\"pid\": ")); q++)
+		entries++;
+	ok(strstr(rj, "\"processes_truncated\": true") && entries == 4096,
+	   "the report keeps 4,096 processes and says it left some out (%zu entries)", entries);
+	unlink(rpath);
 	vm_modules_free(&vm);
 
 	/* A timing run does not audit, and says so to a guest that asks anyway. */
