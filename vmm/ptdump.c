@@ -11,15 +11,44 @@
 #include "ptwalk.h"
 #include "vmm.h"
 
+/* Lines per process and section: a hostile guest's tables (every slot
+ * full, faults everywhere) must not make a dump of megabytes; past it one
+ * line says how many were left out. */
+#define PTDUMP_MAX_LINES 4096u
+
 struct dumpctx {
 	FILE *f;
 	const struct books *b;
+	unsigned lines;
+	uint64_t skipped;
 };
+
+/* Room for one more line in this section? Counts what is left out. */
+static bool room(struct dumpctx *d)
+{
+	if (d->lines < PTDUMP_MAX_LINES) {
+		d->lines++;
+		return true;
+	}
+	d->skipped++;
+	return false;
+}
+
+static void section_end(struct dumpctx *d)
+{
+	if (d->skipped)
+		fprintf(d->f, "  ... %llu more line(s) not shown (at most %u per process and section)\n",
+			(unsigned long long)d->skipped, PTDUMP_MAX_LINES);
+	d->lines = 0;
+	d->skipped = 0;
+}
 
 static int dump_range(void *ctx, const struct ptw_range *r)
 {
 	struct dumpctx *d = ctx;
 	char fl[8];
+	if (!room(d))
+		return 0;
 	fprintf(d->f, "  %016" PRIx64 "-%016" PRIx64 " %016" PRIx64 " %s\n", r->va, r->end,
 		r->end - r->va, ptw_flags_str(r->eff, r->cow, fl));
 	return 0;
@@ -28,6 +57,8 @@ static int dump_range(void *ctx, const struct ptw_range *r)
 static int dump_fault(void *ctx, const struct ptw_fault *f)
 {
 	struct dumpctx *d = ctx;
+	if (!room(d))
+		return 0;
 	fprintf(d->f, "  !! %016" PRIx64 ": %s (level-%d entry 0x%016" PRIx64 " at 0x%" PRIx64 ")\n", f->va,
 		ptw_error_name(f->err), f->level, f->entry, f->entry_gpa);
 	return 0;
@@ -38,6 +69,8 @@ static int dump_leaf(void *ctx, const struct ptw_leaf *l)
 {
 	struct dumpctx *d = ctx;
 	uint64_t e = l->pte;
+	if (!room(d))
+		return 0;
 	uint32_t rc = 0, pins = 0;
 	bool known = books_frame_counts(d->b, l->pa / COWVMM_PAGE_SIZE, &rc, &pins);
 	fprintf(d->f, "  %016" PRIx64 ": %016" PRIx64 " %c%c%c%c%c%c%c%c%c %s%s", l->va, l->pa,
@@ -59,7 +92,7 @@ void ptdump(FILE *f, const struct books *b, int which)
 		fprintf(f, "page tables: the guest did not describe its memory\n");
 		return;
 	}
-	struct dumpctx d = { f, b };
+	struct dumpctx d = { .f = f, .b = b };
 	int shown = 0;
 	for (uint32_t i = 0; i < b->d.nproc; i++) {
 		struct guest_proc p;
@@ -74,9 +107,11 @@ void ptdump(FILE *f, const struct books *b, int which)
 		}
 		fprintf(f, " info mem (user half; flags u/s r w/- x/- c=COW):\n");
 		ptw_ranges(b->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, dump_range, dump_fault, &d);
+		section_end(&d);
 		fprintf(f, " info tlb (flags X=NX G P=PS D A C=PCD T=PWT U W):\n");
 		const struct ptw_ops ops = { .leaf = dump_leaf, .fault = dump_fault };
 		ptw_walk(b->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &d);
+		section_end(&d);
 	}
 	if (!shown && which >= 0)
 		fprintf(f, "page tables: no process with pid %d\n", which);
