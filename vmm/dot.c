@@ -14,7 +14,8 @@
 
 extern char **environ;
 
-#define MAX_RUNS 48 /* frame-run nodes per process; the rest is summarized */
+#define MAX_RUNS 48    /* frame-run nodes per process; the rest is summarized */
+#define MAX_TABLES 64  /* table nodes per process (a picture, not a dump); the rest skipped */
 
 static const char *const level_names[5] = { "", "PT", "PD", "PDPT", "PML4" };
 
@@ -37,8 +38,8 @@ struct dotctx {
 	uint64_t mark_va;      /* page to highlight (0 = none) */
 	uint64_t stack[5];     /* last table entered at each level */
 	struct run r;
-	unsigned runs;
-	uint64_t hidden_pages;
+	unsigned runs, tables;
+	uint64_t hidden_pages, hidden_tables;
 };
 
 static const char *run_colour(const struct run *r)
@@ -90,6 +91,13 @@ static int dot_table(void *ctx, uint64_t gpa, int level, uint64_t va)
 {
 	struct dotctx *c = ctx;
 	flush_run(c);
+	if (c->tables >= MAX_TABLES) {
+		/* A hostile guest's tables: the picture stays readable (and small);
+		 * PTW_SKIP leaves the table's leaves out too. */
+		c->hidden_tables++;
+		return PTW_SKIP;
+	}
+	c->tables++;
 	c->stack[level] = gpa;
 	fprintf(c->f, "  t%llx [label=\"pid %d %s\\n0x%llx\", shape=box3d];\n", (unsigned long long)gpa, c->pid,
 		level_names[level], (unsigned long long)gpa);
@@ -140,6 +148,9 @@ static void draw_process(FILE *f, const struct books *b, int pid, uint64_t mark_
 	fprintf(f, "  }\n");
 	fwrite(frames, 1, len, f);
 	free(frames);
+	if (c.hidden_tables)
+		fprintf(f, "  moretables_%d [label=\"pid %d: %llu more page-table pages not drawn\", shape=note];\n", pid,
+			pid, (unsigned long long)c.hidden_tables);
 	if (c.hidden_pages)
 		fprintf(f, "  more_%d [label=\"pid %d: %llu more pages not drawn\", shape=note];\n", pid, pid,
 			(unsigned long long)c.hidden_pages);
