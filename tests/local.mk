@@ -28,5 +28,7 @@ EXTRA_DIST += tests/first-run.sh
 
 # Unit tests (no KVM): see tests/unit/local.mk.
 include tests/unit/local.mk
+# Fuzz harnesses (hostile input, no KVM): see tests/fuzz/local.mk.
+include tests/fuzz/local.mk
 # KVM batches: see tests/kvm/local.mk.
 include tests/kvm/local.mk

@@ -1,19 +1,16 @@
-/* tests/fuzz/fuzz_elf.c — libFuzzer entry point for the kernel ELF validator and loader (not built by default).
+/* tests/fuzz/fuzz_elf.c — libFuzzer entry point for the kernel ELF validator and loader.
  *
- * With clang:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ivmm \
- *     tests/fuzz/fuzz_elf.c vmm/elf_load.c vmm/guest_mem.c -lelf -o fuzz_elf
- *   ./fuzz_elf -max_len=65536 CORPUS_DIR      (seed it with guest/kernel.elf)
- * With gcc (replays files given as arguments, no fuzzing engine):
- *   gcc -DFUZZ_STANDALONE -fsanitize=address,undefined -Iinclude -Ivmm \
- *     tests/fuzz/fuzz_elf.c vmm/elf_load.c vmm/guest_mem.c -lelf -o fuzz_elf
+ * Built by the build system (tests/fuzz/local.mk): with -DFUZZ_STANDALONE by
+ * make check (replays the files it is given), with clang's libFuzzer as
+ * tests/fuzz/fuzz_elf-lf (make check fuzzes it briefly, make fuzz longer;
+ * tests/fuzz/fuzz.sh seeds it with guest/kernel.elf).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm.h"
+#include "elf_load.h"
 
 #define RAM (16ull << 20)
 

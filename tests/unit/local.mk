@@ -52,5 +52,3 @@ tests_unit_test_modules_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_world_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_watchdog_LDFLAGS = $(SAN_CFLAGS)
 
-# libFuzzer harness for the ELF validator (built by hand, see its header).
-EXTRA_DIST += tests/fuzz/fuzz_elf.c
