@@ -1,6 +1,6 @@
 # tests/local.mk — make check: host unit tests (TAP) and KVM batches (TAP, run via tools/kvm-run).
 
-TEST_EXTENSIONS = .kvm
+TEST_EXTENSIONS = .kvm .ring0
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
 KVM_LOG_DRIVER = $(LOG_DRIVER)
 # A KVM batch boots the emulated environment once (when /dev/kvm is unusable) and
@@ -13,7 +13,15 @@ AM_TESTS_ENVIRONMENT = \
 	KERNEL='$(abs_top_builddir)/guest/kernel.elf'; \
 	TOP_SRCDIR='$(abs_top_srcdir)'; \
 	TOP_BUILDDIR='$(abs_top_builddir)'; \
-	export VMM KERNEL TOP_SRCDIR TOP_BUILDDIR;
+	HOSTILE='$(abs_top_builddir)/tests/hostile/hostile.elf'; \
+	export VMM KERNEL TOP_SRCDIR TOP_BUILDDIR HOSTILE;
+
+# Batches that need only ring 0 (the hostile kernel): their probe boots it,
+# so a host KVM that cannot run ring 3 (this project's machines) runs them
+# directly; elsewhere they go to the emulated environment like the others.
+RING0_LOG_DRIVER = $(LOG_DRIVER)
+RING0_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap \
+	--probe '$(abs_top_builddir)/vmm/vmm --kernel $(abs_top_builddir)/tests/hostile/hostile.elf -q -- ok' -- $(SHELL)
 
 # Shared helpers for the shell test batches.
 EXTRA_DIST += tests/lib.sh
@@ -28,6 +36,8 @@ EXTRA_DIST += tests/first-run.sh
 
 # Unit tests (no KVM): see tests/unit/local.mk.
 include tests/unit/local.mk
+# The hostile guest kernel and its batch: see tests/hostile/local.mk.
+include tests/hostile/local.mk
 # Fuzz harnesses (hostile input, no KVM): see tests/fuzz/local.mk.
 include tests/fuzz/local.mk
 # KVM batches: see tests/kvm/local.mk.

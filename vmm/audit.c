@@ -237,10 +237,18 @@ static int on_leaf(void *ctx, const struct ptw_leaf *l)
 		av(a, AV_COW_WRITABLE, p->pid, 0, l->va, l->pte, 0, l->pa / COWVMM_PAGE_SIZE, 0, 0,
 		   "PTE has both the COW flag and RW");
 	if (a->pages_seen + n > a->pages_budget) {
-		if (!a->budget_hit)
+		if (!a->budget_hit) {
+			/* The one violation that explains the others: listed first,
+			 * even when the list is full. */
+			if (a->nv == AUDIT_MAX_VIOLATIONS)
+				a->nv--;
 			av(a, AV_PT_BROKEN, p->pid, 0, l->va, l->pte, 0, l->pa / COWVMM_PAGE_SIZE, a->pages_budget,
 			   a->pages_seen + n, "the page tables map more than %llu pages in all (a loop, aliased "
 			   "tables or huge leaves?): audit stopped here", (unsigned long long)a->pages_budget);
+			struct audit_violation first = a->v[0];
+			a->v[0] = a->v[a->nv - 1];
+			a->v[a->nv - 1] = first;
+		}
 		a->budget_hit = true;
 		return 1; /* stop this walk; walk_all() stops the others */
 	}

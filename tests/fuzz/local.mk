@@ -31,7 +31,7 @@ tests/fuzz/%-lf: $(top_srcdir)/tests/fuzz/%.c $(FUZZLF_SRCS:%=$(top_srcdir)/%)
 	$(AM_V_CC)$(CLANG) $(FUZZ_LF_FLAGS) -o $@ $< $(FUZZLF_SRCS:%=$(top_srcdir)/%) $(LIBELF_LIBS) -lm -lpthread
 CLEANFILES += $(FUZZ_LF)
 if HAVE_LIBFUZZER
-check_DATA = $(FUZZ_LF)
+check_DATA += $(FUZZ_LF)
 endif
 
 # make check: replay the seeds, then (with libFuzzer) fuzz each harness for
