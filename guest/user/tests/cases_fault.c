@@ -1,4 +1,4 @@
-/* cases_fault.c — catalogue 7-10: writes to read-only regions, the zero page, kernel writes into COW pages, kernel pins. */
+/* cases_fault.c — catalogue 7-10, 18: writes to read-only regions, the zero page, kernel writes into COW pages, kernel pins, pins released at exit. */
 #include "cowtest.h"
 
 extern const char cowtest_rodata[64];
@@ -238,5 +238,52 @@ int t_kpin(struct ctx *c)
 	reap(c, pid, ST_EXIT(0), "child");
 	gate_close(&up);
 	gate_close(&down);
+	return case_result(c);
+}
+
+/* A child that finds SYS_pin missing exits with this code, and the parent skips. */
+#define NO_PIN 0xee
+
+/* 18. A process that exits while holding pins (SYS_pin) must drop them at
+ * exit: once it is reaped, every frame it used is free again and the page it
+ * shared with its parent is back to the parent's one reference.  Nobody else
+ * can ever unpin them: the handles die with the process. */
+int t_pinexit(struct ctx *c)
+{
+	uint8_t *x = map_pages(c, 1, 'P');
+	if (!x)
+		return CASE_FAIL;
+	uint64_t f = frame_of(x);
+	struct counts a, b;
+	snap(&a);
+	int pid = xfork(c);
+	if (pid < 0)
+		return CASE_FAIL;
+	if (pid == 0) {
+		c->who = "child";
+		/* One pin on the page shared with the parent, one on a frame only
+		 * the child maps (its last reference after exit would be the pin). */
+		uint8_t *y = map_pages(c, 1, 'Q');
+		int h1 = pin(x);
+		if (h1 == -ENOSYS)
+			exit(NO_PIN);
+		int h2 = y ? pin(y) : -EFAULT;
+		expect_true(c, h1 >= 0, "pin() of the shared page returned %d", h1);
+		expect_true(c, h2 >= 0, "pin() of the child's own page returned %d", h2);
+		expect_page(c, x, M_COW(f, 3), "shared page: two PTEs and the child's pin");
+		child_exit(c); /* without unpin(): exit must release both pins */
+	}
+	int st = 0;
+	if (waitpid(pid, &st, 0) == pid && st == ST_EXIT(NO_PIN))
+		return skip(c, "SYS_pin not implemented");
+	expect_status(c, st, ST_EXIT(0), "child that exited holding two pins");
+	snap(&b);
+	/* Fork's frames, the child's page, its copied stack pages and page tables
+	 * all come back; the parent's own writes after fork only reused. */
+	expect_delta(c, &a, &b,
+		     (struct counts_delta){ .free = 0, .copies = D_ANY, .reuses = D_ANY, .zero_fills = D_ANY },
+		     "free frames before fork vs after reaping a child that exited with pins");
+	expect_eq(c, ref_of(x), 1, "refcount of the shared page once the pinning child is reaped");
+	expect_checkpoint(c, CP(18, 1));
 	return case_result(c);
 }

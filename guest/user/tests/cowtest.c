@@ -37,6 +37,7 @@ static const struct case_def cases[] = {
 	{ "sigaction", t_sigaction, 17 },
 	{ "orphan", t_orphan, 17 },
 	{ "wait", t_wait, 17 },
+	{ "pinexit", t_pinexit, 18 },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
