@@ -1,4 +1,4 @@
-/* cases_proc.c — catalogue 17 and the process semantics fork must copy: pipe EOF, signal table, reparenting, wait statuses. */
+/* cases_proc.c — catalogue 17, 19 and the process semantics fork must copy: pipe EOF, signal table, heap break, reparenting, wait statuses. */
 #include "cowtest.h"
 
 /* Pipe EOF after fork: the reader sees EOF exactly when every write end in
@@ -188,5 +188,48 @@ int t_wait(struct ctx *c)
 	gate_post(&g, 0);
 	reap(c, p2, ST_EXIT(2), "second child");
 	gate_close(&g);
+	return case_result(c);
+}
+
+/* 19. fork copies the heap break: the child's sbrk(0) is the parent's, and the
+ * child can grow its heap from there and use it, without touching the
+ * parent's.  The break is set off a page boundary on purpose, so that a child
+ * that got only the page-rounded heap end would differ too. */
+int t_forkbrk(struct ctx *c)
+{
+	const long grow = 2 * (long)PAGE + 123;
+	uint8_t *base = sbrk(grow);
+	if (IS_ERR(base))
+		return fail(c, "sbrk(%ld) in the runner (itself a child of fork) returned %p", grow,
+			    (void *)base), CASE_FAIL;
+	uint8_t *brk = sbrk(0);
+	expect_eq(c, (uint64_t)(uintptr_t)brk, (uint64_t)(uintptr_t)(base + grow), "parent's break after sbrk");
+	memset(base, 'H', (size_t)grow);
+	int pid = xfork(c);
+	if (pid < 0)
+		return CASE_FAIL;
+	if (pid == 0) {
+		c->who = "child";
+		expect_eq(c, (uint64_t)(uintptr_t)sbrk(0), (uint64_t)(uintptr_t)brk, "child's sbrk(0) after fork");
+		expect_fill(c, base, (uint64_t)grow, 'H', "parent's heap contents seen by the child");
+		/* Grow from the inherited break and use every new byte. */
+		uint8_t *more = sbrk((long)PAGE);
+		if (IS_ERR(more)) {
+			fail(c, "child's sbrk(%lu) returned %p", (unsigned long)PAGE, (void *)more);
+			child_exit(c);
+		}
+		expect_eq(c, (uint64_t)(uintptr_t)more, (uint64_t)(uintptr_t)brk, "child's sbrk(+PAGE): old break");
+		memset(more, 'c', PAGE);
+		expect_fill(c, more, PAGE, 'c', "child's new heap bytes");
+		memset(base, 'h', (size_t)grow);
+		expect_eq(c, (uint64_t)(uintptr_t)sbrk(0), (uint64_t)(uintptr_t)(brk + PAGE), "child's break after growing");
+		child_exit(c);
+	}
+	reap(c, pid, ST_EXIT(0), "child");
+	expect_eq(c, (uint64_t)(uintptr_t)sbrk(0), (uint64_t)(uintptr_t)brk, "parent's break after the child grew its own");
+	expect_fill(c, base, (uint64_t)grow, 'H', "parent's heap after the child wrote its copy");
+	void *old = sbrk(-grow);
+	expect_eq(c, (uint64_t)(uintptr_t)old, (uint64_t)(uintptr_t)brk, "sbrk(-grow) giving the heap back");
+	expect_checkpoint(c, CP(19, 1));
 	return case_result(c);
 }

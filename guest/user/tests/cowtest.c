@@ -38,6 +38,7 @@ static const struct case_def cases[] = {
 	{ "orphan", t_orphan, 17 },
 	{ "wait", t_wait, 17 },
 	{ "pinexit", t_pinexit, 18 },
+	{ "forkbrk", t_forkbrk, 19 },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
