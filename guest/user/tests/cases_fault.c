@@ -1,4 +1,4 @@
-/* cases_fault.c — catalogue 7-10, 18: writes to read-only regions, the zero page, kernel writes into COW pages, kernel pins, pins released at exit. */
+/* cases_fault.c — catalogue 7-10, 18, 20: writes to read-only regions, the zero page, kernel writes into COW pages, kernel pins, pins released at exit, heap pages released by sbrk. */
 #include "cowtest.h"
 
 extern const char cowtest_rodata[64];
@@ -285,5 +285,46 @@ int t_pinexit(struct ctx *c)
 		     "free frames before fork vs after reaping a child that exited with pins");
 	expect_eq(c, ref_of(x), 1, "refcount of the shared page once the pinning child is reaped");
 	expect_checkpoint(c, CP(18, 1));
+	return case_result(c);
+}
+
+/* 20. Shrinking the heap with sbrk unmaps the released pages: a later write to
+ * one must kill the process with SIGSEGV.  The child touches the pages itself
+ * before the shrink, so they are its own writable pages (a shared COW page
+ * would fault anyway and hide a kernel that leaves them mapped). */
+int t_sbrkshrink(struct ctx *c)
+{
+	struct gate g; /* the child's checks before the write: 0 passed, 1 failed */
+	if (!gate_open(c, &g))
+		return CASE_FAIL;
+	int pid = xfork(c);
+	if (pid < 0)
+		return CASE_FAIL;
+	if (pid == 0) {
+		c->who = "child";
+		const long grow = 3 * (long)PAGE;
+		uint8_t *b = sbrk(grow);
+		if (IS_ERR(b)) {
+			fail(c, "sbrk(%ld) returned %p", grow, (void *)b);
+			gate_post(&g, 1);
+			exit(2);
+		}
+		memset(b, 'S', (size_t)grow);
+		/* The first page wholly past the old break: released by the shrink. */
+		volatile uint8_t *gone = (volatile uint8_t *)(((uintptr_t)b + PAGE - 1) & ~(PAGE - 1));
+		expect_page(c, gone, M_PRIVATE(ANY), "heap page before the shrink");
+		void *old = sbrk(-grow);
+		expect_eq(c, (uint64_t)(uintptr_t)old, (uint64_t)(uintptr_t)(b + grow), "sbrk(-grow)");
+		expect_page(c, gone, (struct page_model){ ANY, ANY, 0, -1, -1, -1, 0 },
+			    "released heap page after the shrink (must be unmapped)");
+		/* Tell the parent before the write: the write must end this process. */
+		gate_post(&g, c->failures ? 1 : 0);
+		poke(gone, 'X');
+		fail(c, "write to released heap page %p succeeded (reads 0x%x)", (void *)gone, peek(gone));
+		exit(3);
+	}
+	reap(c, pid, ST_SIG(SIGSEGV), "write to a heap page released by sbrk");
+	expect_eq(c, (uint64_t)gate_wait(&g), 0, "child's checks before the write (1: failed)");
+	gate_close(&g);
 	return case_result(c);
 }

@@ -39,6 +39,7 @@ static const struct case_def cases[] = {
 	{ "wait", t_wait, 17 },
 	{ "pinexit", t_pinexit, 18 },
 	{ "forkbrk", t_forkbrk, 19 },
+	{ "sbrkshrink", t_sbrkshrink, 20 },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
