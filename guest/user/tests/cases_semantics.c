@@ -1,4 +1,4 @@
-/* cases_semantics.c — catalogue 1-5: sharing after fork, isolation, write-before-fork TLB, reuse, three sharers. */
+/* cases_semantics.c — catalogue 1-5, 21: sharing after fork, isolation, write-before-fork TLB, reuse, three sharers, mprotect keeping COW. */
 #include "cowtest.h"
 
 /* A const object the loader must place in a read-only region (rodata). */
@@ -330,5 +330,45 @@ int t_three(struct ctx *c)
 	gate_post(&tog, 0);
 	gate_post(&toc, 0);
 	reap(c, cpid, ST_EXIT(0), "child");
+	return case_result(c);
+}
+
+/* 21. mprotect on a shared COW page: read-only and back to read-write must
+ * leave it copy-on-write, so the writer gets its own copy and the other
+ * sharer keeps the old contents. */
+int t_mprotcow(struct ctx *c)
+{
+	uint8_t *x = map_pages(c, 1, 'M');
+	if (!x)
+		return CASE_FAIL;
+	uint64_t f = frame_of(x);
+	struct gate up, down;
+	if (!gate_open(c, &up) || !gate_open(c, &down))
+		return CASE_FAIL;
+	int pid = xfork(c);
+	if (pid < 0)
+		return CASE_FAIL;
+	if (pid == 0) {
+		c->who = "child";
+		gate_wait(&down); /* the parent has written */
+		expect_fill(c, x, PAGE, 'M', "child's page after the parent's mprotect(RO), mprotect(RW) and write");
+		expect_page(c, x, M_COW(f, 1), "child's page: the pre-fork frame, its only sharer now");
+		child_exit(c);
+	}
+	expect_eq(c, (uint64_t)mprotect(x, PAGE, PROT_READ), 0, "mprotect(PROT_READ)");
+	expect_eq(c, (uint64_t)mprotect(x, PAGE, PROT_READ | PROT_WRITE), 0, "mprotect(PROT_READ|PROT_WRITE)");
+	expect_page(c, x, M_COW(f, 2), "shared page after mprotect back to read-write (still COW)");
+	warm_stack();
+	struct counts a, b;
+	measured_poke(x, 'n', &a, &b);
+	expect_delta(c, &a, &b, D_COPY, "parent's write to the page shared after mprotect");
+	expect_page(c, x, M_PRIVATE(ANY), "parent's page after its write");
+	expect_true(c, frame_of(x) != f, "parent wrote the shared frame 0x%lx in place", (unsigned long)f);
+	expect_eq(c, peek(x), 'n', "parent's byte");
+	gate_post(&down, 0);
+	reap(c, pid, ST_EXIT(0), "child");
+	expect_checkpoint(c, CP(21, 1));
+	gate_close(&up);
+	gate_close(&down);
 	return case_result(c);
 }

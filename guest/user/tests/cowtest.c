@@ -40,6 +40,7 @@ static const struct case_def cases[] = {
 	{ "pinexit", t_pinexit, 18 },
 	{ "forkbrk", t_forkbrk, 19 },
 	{ "sbrkshrink", t_sbrkshrink, 20 },
+	{ "mprotcow", t_mprotcow, 21 },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
