@@ -1,4 +1,4 @@
-/* cases_semantics.c — catalogue 1-5, 21: sharing after fork, isolation, write-before-fork TLB, reuse, three sharers, mprotect keeping COW. */
+/* cases_semantics.c — catalogue 1-5, 21, 22: sharing after fork, isolation, write-before-fork TLB, reuse, three sharers, mprotect keeping COW, the TLB after mprotect/munmap. */
 #include "cowtest.h"
 
 /* A const object the loader must place in a read-only region (rodata). */
@@ -370,5 +370,46 @@ int t_mprotcow(struct ctx *c)
 	expect_checkpoint(c, CP(21, 1));
 	gate_close(&up);
 	gate_close(&down);
+	return case_result(c);
+}
+
+/* Write p, then take the page away with `op` (mprotect read-only, munmap),
+ * then write again with no system call in between: the second write must kill
+ * the child with SIGSEGV.  The first write loads a writable translation into
+ * the TLB; only the kernel's flush after changing the PTE removes it.  (An
+ * audited run exits to the VMM at every checkpoint, and those exits flush the
+ * TLB under nested SVM: this matters in --no-audit runs.) */
+enum revoke { BY_MPROTECT, BY_MUNMAP };
+
+static void stale_write(struct ctx *c, enum revoke op, const char *what)
+{
+	uint8_t *p = map_pages(c, 1, 'T');
+	if (!p)
+		return;
+	int pid = xfork(c);
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		c->who = "child";
+		int failed = c->failures; /* inherited from the parent's context */
+		/* Make the page the child's own writable page first (fork shared it). */
+		poke(p, 't');
+		expect_page(c, p, M_PRIVATE(ANY), "page before revoking write");
+		if (c->failures != failed)
+			exit(2);
+		poke(p, 'u'); /* refresh the writable TLB entry */
+		int r = op == BY_MPROTECT ? mprotect(p, PAGE, PROT_READ) : munmap(p, PAGE);
+		poke(p, 'v');
+		fail(c, "%s: write after it returned %d succeeded (stale TLB entry: no flush?)", what, r);
+		exit(3);
+	}
+	reap(c, pid, ST_SIG(SIGSEGV), what); /* exit(2): the check before failed; exit(3): the write succeeded */
+}
+
+/* 22. No stale writable translation after mprotect(PROT_READ) or munmap. */
+int t_tlbprot(struct ctx *c)
+{
+	stale_write(c, BY_MPROTECT, "write to a page just made read-only by mprotect");
+	stale_write(c, BY_MUNMAP, "write to a page just unmapped by munmap");
 	return case_result(c);
 }

@@ -41,6 +41,7 @@ static const struct case_def cases[] = {
 	{ "forkbrk", t_forkbrk, 19 },
 	{ "sbrkshrink", t_sbrkshrink, 20 },
 	{ "mprotcow", t_mprotcow, 21 },
+	{ "tlbprot", t_tlbprot, 22 },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
