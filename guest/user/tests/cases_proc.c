@@ -1,4 +1,4 @@
-/* cases_proc.c — catalogue 17, 19 and the process semantics fork must copy: pipe EOF, signal table, heap break, reparenting, wait statuses. */
+/* cases_proc.c — catalogue 17, 19, 23 and the process semantics fork must copy: pipe EOF, signal table, heap break, reparenting, waking init for a zombie orphan, wait statuses. */
 #include "cowtest.h"
 
 /* Pipe EOF after fork: the reader sees EOF exactly when every write end in
@@ -231,5 +231,46 @@ int t_forkbrk(struct ctx *c)
 	void *old = sbrk(-grow);
 	expect_eq(c, (uint64_t)(uintptr_t)old, (uint64_t)(uintptr_t)brk, "sbrk(-grow) giving the heap back");
 	expect_checkpoint(c, CP(19, 1));
+	return case_result(c);
+}
+
+/* 23. A zombie orphaned to init must wake init if init is blocked in
+ * waitpid(-1): the grandchild exits first (a zombie of the child), then the
+ * child exits, which hands the zombie to init.  Init (cowtest's main, blocked
+ * in waitpid(-1) for the runner) must reap it at once, while the runner still
+ * lives; a kernel that reparents without waking init leaves it a zombie until
+ * some other exit happens to wake init. */
+int t_orphanwake(struct ctx *c)
+{
+	if (getppid() != 1)
+		return skip(c, "the runner's parent is pid %d, not init: the case needs cowtest to be init", getppid());
+	struct counts base, now;
+	snap(&base);
+	int cpid = xfork(c);
+	if (cpid < 0)
+		return CASE_FAIL;
+	if (cpid == 0) {
+		c->who = "child";
+		int gpid = xfork(c);
+		if (gpid == 0)
+			exit(0);
+		/* kill(pid, 0) fails with ESRCH once the grandchild is a zombie. */
+		int tries = 0;
+		while (gpid > 0 && kill(gpid, 0) == 0 && tries++ < 10000)
+			yield();
+		expect_eq(c, (uint64_t)kill(gpid, 0), (uint64_t)-ESRCH, "kill(grandchild, 0): it must be a zombie");
+		child_exit(c); /* without reaping it: the zombie goes to init */
+	}
+	reap(c, cpid, ST_EXIT(0), "child");
+	/* Init only needs to be scheduled once; allow it many turns. */
+	int turns = 0;
+	for (snap(&now); now.nprocs > base.nprocs && turns < 1000; turns++) {
+		yield();
+		snap(&now);
+	}
+	/* Kept short: the TAP line shows only the first 160 characters. */
+	expect_true(c, now.nprocs <= base.nprocs,
+		    "zombie orphan not reaped by init in %d yields (%lu procs, %lu before fork): init not woken",
+		    turns, (unsigned long)now.nprocs, (unsigned long)base.nprocs);
 	return case_result(c);
 }

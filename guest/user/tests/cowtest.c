@@ -42,6 +42,7 @@ static const struct case_def cases[] = {
 	{ "sbrkshrink", t_sbrkshrink, 20 },
 	{ "mprotcow", t_mprotcow, 21 },
 	{ "tlbprot", t_tlbprot, 22 },
+	{ "orphanwake", t_orphanwake, 23 },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -134,8 +135,12 @@ static bool run_one(int tapnr, const struct case_def *d, uint64_t seed)
 		printf("not ok %d - %s # fork of the runner returned %d\n", tapnr, d->name, pid);
 		return false;
 	}
-	int status = 0;
-	int rc = waitpid(pid, &status, 0);
+	/* Wait as init does, for any child: the runner, or an orphan a case left
+	 * to init (reaped here at once).  Blocking in waitpid(-1) is what lets
+	 * orphanwake see whether reparenting a zombie wakes init. */
+	int status = 0, rc;
+	while ((rc = waitpid(-1, &status, 0)) > 0 && rc != pid)
+		;
 	char note[200] = "";
 	char sbuf[32];
 	bool ok = true, skipped = false;

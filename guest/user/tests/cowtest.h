@@ -135,6 +135,7 @@ int t_forkbrk(struct ctx *c);
 int t_sbrkshrink(struct ctx *c);
 int t_mprotcow(struct ctx *c);
 int t_tlbprot(struct ctx *c);
+int t_orphanwake(struct ctx *c);
 
 /* Checkpoint labels: case number * 100 + step. */
 #define CP(casenr, step) ((uint32_t)((casenr) * 100 + (step)))
