@@ -186,8 +186,16 @@ static void check_fork(struct audit *a, const struct cowvmm_hc_inspect *cp)
 static void check_cow_before(struct audit *a, const struct cowvmm_hc_inspect *cp)
 {
 	const struct cow_snapshot *s = &a->before;
-	if (!s->valid || s->pid != cp->pid)
-		return; /* cp_prepare() found no page: the global audit said what it could */
+	if (!s->valid || s->pid != cp->pid) {
+		/* A COW fault on a page the writer does not map is no COW fault
+		 * (need_proc() already said so if the writer itself is missing). */
+		struct audit_proc *p = audit_find_proc(a, cp->pid);
+		if (p && books_has_mm(p->state, p->cr3))
+			av(a, AV_COW, cp->pid, 0, cp->va, 0, 0, NO_FRAME, 1, 0,
+			   "COW fault checkpoint at 0x%llx, which pid %d does not map to a managed frame",
+			   (unsigned long long)cp->va, cp->pid);
+		return;
+	}
 	uint64_t want = COWVMM_PTE_P | COWVMM_PTE_US;
 	if ((s->pte & want) != want || (s->pte & COWVMM_PTE_RW) ||
 	    !(s->pte & (COWVMM_PTE_COW | COWVMM_PTE_ZERO)))

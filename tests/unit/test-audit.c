@@ -699,6 +699,23 @@ static void test_dump_bound(void)
 	sim_free(&s);
 }
 
+/* A COW-before checkpoint must name a COW page of the writer: an unmapped
+ * address or a read-only page without the COW flag is no COW fault. */
+static void test_cow_before_pte(void)
+{
+	struct sim s;
+	scenario(&s, RAM);
+	struct cowvmm_hc_inspect c = cp(COWVMM_CP_COW_BEFORE, 2, 0);
+	c.va = VA_DATA + 2 * PG;
+	OK(clean(&s, c) == 0, "cow-before on a COW page: clean");
+	c.va = 0x7ff000000000ull;
+	unsigned n;
+	OK(finds(&s, c, AV_COW, &n), "cow-before at an address the writer does not map: a cow violation (%u)", n);
+	c.va = VA_TEXT; /* read-only text, never COW */
+	OK(finds(&s, c, AV_COW, &n), "cow-before on a read-only page without the COW flag: a cow violation (%u)", n);
+	sim_free(&s);
+}
+
 int main(void)
 {
 	test_clean();
@@ -713,5 +730,6 @@ int main(void)
 	test_bench();
 	test_budget();
 	test_dump_bound();
+	test_cow_before_pte();
 	return tap_done();
 }
