@@ -209,19 +209,25 @@ static void xlate_check(struct vcpu *v, struct audit *a, const struct cowvmm_hc_
 	}
 }
 
-/* With every vCPU stopped: each one runs on the kernel's page tables or on
- * a live process's.  A CR3 that belongs to nobody is a released address
- * space still loaded -- its table pages may already be reused (a stale
- * CR3, the page-table cousin of a stale TLB entry). */
+/* With every vCPU stopped, the CPUs and the process table must agree:
+ *  - each vCPU runs on the kernel's page tables or on a live process's; a
+ *    CR3 that belongs to nobody is a released address space still loaded
+ *    (its table pages may already be reused: a stale CR3, the page-table
+ *    cousin of a stale TLB entry);
+ *  - each process the guest says is RUNNING (with an address space) is
+ *    loaded on some vCPU: its books and the CPUs tell the same story. */
 static void cr3_check(struct vm *vm, struct audit *a, const struct cowvmm_hc_inspect *cp)
 {
 	const struct books *b = audit_books(a);
+	uint64_t roots[VMM_MAX_VCPUS];
+	unsigned nroots = 0;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *u = &vm->vcpus[i];
 		const struct kvm_sregs *sr = u->started ? vcpu_sregs(u) : NULL;
 		if (!sr)
 			continue;
 		uint64_t root = sr->cr3 & COWVMM_PTE_ADDR;
+		roots[nroots++] = root;
 		bool owned = root == (b->d.kernel_pml4_gpa & COWVMM_PTE_ADDR);
 		struct guest_proc p;
 		for (uint32_t k = 0; !owned && k < b->d.nproc; k++)
@@ -235,6 +241,27 @@ static void cr3_check(struct vm *vm, struct audit *a, const struct cowvmm_hc_ins
 		snprintf(viol.detail, sizeof viol.detail,
 			 "vcpu %u runs on page tables at 0x%llx that neither the kernel nor any live process owns",
 			 u->id, (unsigned long long)root);
+		audit_add(a, &viol);
+	}
+	if (!nroots)
+		return; /* no register state to compare with (no vCPU started) */
+	struct guest_proc p;
+	for (uint32_t k = 0; k < b->d.nproc; k++) {
+		if (!books_proc(b, k, &p) || p.state != COWVMM_PSTATE_RUNNING || !books_has_mm(p.state, p.cr3))
+			continue;
+		bool loaded = false;
+		for (unsigned i = 0; i < nroots && !loaded; i++)
+			loaded = roots[i] == (p.cr3 & COWVMM_PTE_ADDR);
+		if (loaded)
+			continue;
+		struct audit_violation viol = {
+			.kind = AV_CPU_CR3, .checkpoint = cp->checkpoint, .seq = audit_seq(a), .pid = p.pid,
+			.frame = (p.cr3 & COWVMM_PTE_ADDR) / COWVMM_PAGE_SIZE, .expected = p.cr3 & COWVMM_PTE_ADDR,
+			.found = roots[0],
+		};
+		snprintf(viol.detail, sizeof viol.detail,
+			 "pid %d is RUNNING on page tables at 0x%llx, but no vCPU runs on them", p.pid,
+			 (unsigned long long)(p.cr3 & COWVMM_PTE_ADDR));
 		audit_add(a, &viol);
 	}
 }

@@ -215,6 +215,15 @@ static void test_inspect(void)
 	vm.vcpus[0].sregs.cr3 = s.d.kernel_pml4_gpa;
 	ok(inspect(&vm, COWVMM_CP_USER, 2, 0, &verdict) == VMM_CONTINUE && verdict == 0,
 	   "the vCPU runs on the kernel's page tables: clean");
+	/* The guest says pid 1 runs; the vCPU is on the child's tables. */
+	uint32_t running = COWVMM_PSTATE_RUNNING, runnable = COWVMM_PSTATE_RUNNABLE;
+	memcpy(slot(&s, 0) + 8, &running, 4);
+	ok(inspect(&vm, COWVMM_CP_USER, 1, 0, &verdict) == VMM_EXIT_GUEST_FAIL && verdict == 1,
+	   "pid 1 RUNNING while no vCPU is on its tables: a cpu-cr3 violation (verdict %u)", verdict);
+	vm.vcpus[0].sregs.cr3 = s.root[0];
+	ok(inspect(&vm, COWVMM_CP_USER, 1, 0, &verdict) == VMM_CONTINUE && verdict == 0,
+	   "pid 1 RUNNING on the vCPU's tables: clean");
+	memcpy(slot(&s, 0) + 8, &runnable, 4);
 	vm.vcpus[0].sregs.cr3 = (s.nframes - 1) * PG; /* a free frame: the tables of a released mm */
 	ok(*rc(&s, s.nframes - 1) == 0 && inspect(&vm, COWVMM_CP_USER, 2, 0, &verdict) == VMM_EXIT_GUEST_FAIL &&
 	   verdict == 1,
