@@ -22,6 +22,7 @@ void world_init(struct world *w, struct vcpu *vcpus, unsigned nvcpus, void (*kic
 	atomic_init(&w->stopping, false);
 	atomic_init(&w->ended, false);
 	w->owner = -1;
+	w->depth = 0;
 	w->active = 0;
 	w->parked = 0;
 	w->status = VMM_CONTINUE;
@@ -78,7 +79,16 @@ void world_stop(struct world *w, struct vcpu *v)
 	 * park (seen: test-world under load, stuck). */
 	while (w->owner >= 0 && w->owner != (int)v->id)
 		park(w);
+	/* Nested: a handler that already holds the world (an audit) may stop
+	 * it again (a crash dump of every vCPU); only the outer resume lets
+	 * the others go. */
+	if (w->owner == (int)v->id) {
+		w->depth++;
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
 	w->owner = (int)v->id;
+	w->depth = 1;
 	atomic_store(&w->stopping, true);
 	w->stops++;
 	kick_others(w, v);
@@ -103,7 +113,7 @@ void world_stop(struct world *w, struct vcpu *v)
 void world_resume(struct world *w, struct vcpu *v)
 {
 	pthread_mutex_lock(&w->lock);
-	if (w->owner == (int)v->id) {
+	if (w->owner == (int)v->id && --w->depth == 0) {
 		w->owner = -1;
 		atomic_store(&w->stopping, false);
 		pthread_cond_broadcast(&w->park_cond);
@@ -132,6 +142,7 @@ void world_leave(struct world *w, struct vcpu *v)
 	w->active--;
 	if (w->owner == (int)v->id) {
 		w->owner = -1;
+		w->depth = 0;
 		atomic_store(&w->stopping, false);
 		pthread_cond_broadcast(&w->park_cond);
 	}

@@ -22,7 +22,8 @@ struct vcpu;
  *    either: guest memory and every other vCPU's registers hold still.  If
  *    another vCPU owns the world already, v parks first (it is not running
  *    either) and takes its turn after;
- *  - world_resume(v) releases the others;
+ *  - world_resume(v) releases the others (after as many resumes as stops:
+ *    an owner may stop the world again, e.g. to dump every vCPU);
  *  - world_end(v, status): the run is over (the first status wins); everyone
  *    is kicked and every loop returns; world_leave() when a thread's loop has
  *    returned, so stoppers stop waiting for it.
@@ -34,6 +35,7 @@ struct world {
 	atomic_bool stopping;       /* a vCPU wants the world stopped */
 	atomic_bool ended;          /* the run is over */
 	int owner;                  /* id of the vCPU holding the world, -1 none */
+	unsigned depth;             /* the owner's nested world_stop() calls */
 	unsigned active;            /* vCPU threads joined and still in their loops */
 	unsigned parked;            /* ... of which parked */
 	int status;                 /* the run's status, set by world_end() */

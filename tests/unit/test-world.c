@@ -136,6 +136,9 @@ int main(void)
 	world_join(&w, &vcpus[0]);
 	world_stop(&w, &vcpus[0]);
 	ok(w.owner == 0 && world_checkin(&w, &vcpus[0]), "a lone vCPU holds the world and may go on");
+	world_stop(&w, &vcpus[0]); /* nested: a crash dump inside an audit */
+	world_resume(&w, &vcpus[0]);
+	ok(w.owner == 0 && atomic_load(&w.stopping), "a nested stop and resume leave the world held");
 	world_resume(&w, &vcpus[0]);
 	ok(world_end(&w, &vcpus[0], 3) == 3 && world_end(&w, &vcpus[0], 4) == 3 && !world_checkin(&w, &vcpus[0]),
 	   "the first end's status stays; after it checkin says stop");
