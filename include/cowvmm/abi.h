@@ -200,7 +200,13 @@ struct cowvmm_proc_layout {
 	uint32_t off_state;   /* OUT: offset of uint32 state (COWVMM_PSTATE_*) */
 	uint32_t off_cr3;     /* OUT: offset of uint64 page-table root (physical) */
 	uint32_t off_name;    /* OUT: offset of char[16] program name */
-	uint32_t reserved[2];
+	/* Added to layout 1 in its reserved area.  Threads: entries with the same
+	 * thread-group id share one address space (the same cr3, walked once);
+	 * the group's regions are those of the entry whose pid is the tgid (the
+	 * group leader, whose slot lives until the group's last thread is gone).
+	 * 0: no threads, every entry is its own group (tgid = pid). */
+	uint32_t off_tgid;    /* OUT: offset of int32 thread-group id, or 0 */
+	uint32_t reserved;
 };
 
 /* Process states as the VMM reads them. */
@@ -263,7 +269,14 @@ struct cowvmm_guest_stats {
 	uint64_t segv_kills;    /* OUT: processes killed for a bad access */
 	uint64_t spurious_faults; /* OUT: page faults that needed no change */
 	uint64_t nmis;          /* OUT: non-maskable interrupts taken (and ignored) */
-	uint64_t reserved[7];
+	/* Several CPUs and the timer (0 from kernels before SMP). */
+	uint64_t timer_ticks;   /* OUT: LAPIC timer interrupts taken, all CPUs */
+	uint64_t preemptions;   /* OUT: user code switched out at a timer tick */
+	uint64_t ipis_sent;     /* OUT: inter-processor interrupts sent (shootdown, wake-up) */
+	uint64_t tlb_shootdowns; /* OUT: shootdown rounds that had another CPU to flush */
+	uint64_t cow_races;     /* OUT: COW faults that found the PTE already fixed under the lock (backed out) */
+	uint64_t threads;       /* OUT: threads created (clone) */
+	uint64_t reserved[1];
 };
 
 /* ---------------------------------------------------------------------------
