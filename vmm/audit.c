@@ -472,6 +472,9 @@ unsigned audit_run(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		a->nv = 0;
 		a->nv_total = 0;
 		a->last_full = true;
+		/* The reset dropped what read_procs() found (which is why the
+		 * local picture did not add up, often): read the table again. */
+		read_procs(a);
 	}
 	a->nfull++;
 	a->cow_since_full = 0;

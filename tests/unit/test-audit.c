@@ -716,6 +716,24 @@ static void test_cow_before_pte(void)
 	sim_free(&s);
 }
 
+/* A COW checkpoint meant to be judged locally that the full audit has to
+ * decide: what the process table showed (here a duplicate pid) is still
+ * reported by the full audit, not reset away with the local findings. */
+static void test_local_fallback_proc(void)
+{
+	struct sim s;
+	scenario(&s, RAM);
+	audit_set_full_every(s.a, 1000);
+	EQ(clean(&s, cp(COWVMM_CP_FORK, 1, 2)), 0, "fallback: fork audit clean");
+	b_dup_pid(&s);
+	struct cowvmm_hc_inspect c = cp(COWVMM_CP_COW_BEFORE, 1, 0);
+	c.va = VA_DATA + 2 * PG;
+	unsigned n;
+	OK(finds(&s, c, AV_PROC, &n) && audit_last_full(s.a),
+	   "fallback: the full audit still names the duplicate pid (%u violation(s))", n);
+	sim_free(&s);
+}
+
 int main(void)
 {
 	test_clean();
@@ -731,5 +749,6 @@ int main(void)
 	test_budget();
 	test_dump_bound();
 	test_cow_before_pte();
+	test_local_fallback_proc();
 	return tap_done();
 }
