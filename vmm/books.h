@@ -25,6 +25,7 @@ struct books {
 /* One process-table entry as the guest wrote it (name made printable). */
 struct guest_proc {
 	int32_t pid, ppid;
+	int32_t tgid;        /* thread group (off_tgid); pid itself when the guest has no threads */
 	uint32_t state;      /* COWVMM_PSTATE_* */
 	uint64_t cr3;
 	char name[17];
@@ -41,11 +42,37 @@ void books_init(struct books *b, const struct gmem *m, const struct cowvmm_hc_de
 bool books_proc(const struct books *b, uint32_t slot, struct guest_proc *out);
 /* The first live entry of `pid` (and its slot, if `slot`): false if none. */
 bool books_find_pid(const struct books *b, int32_t pid, struct guest_proc *out, uint32_t *slot);
+/* The entry that holds the regions of pid's thread group: the slot whose pid
+ * is pid's tgid (pid's own without threads), which must lead its group (its
+ * tgid is its pid).  It may be a ZOMBIE with no address space: the guest
+ * keeps the leader's slot until the group's last thread is gone.  False if
+ * pid has no entry or its group no leader. */
+bool books_find_leader(const struct books *b, int32_t pid, struct guest_proc *out, uint32_t *slot);
 /* Process-table entry `slot` in guest RAM (stride bytes), or NULL. */
 const uint8_t *books_proc_entry(const struct books *b, uint32_t slot);
 /* Whether a process in `state` with root `cr3` still has an address space
  * to walk (not a zombie, and a root table). */
 bool books_has_mm(uint32_t state, uint64_t cr3);
+
+/* Address spaces.  Entries with the same page-table root share one address
+ * space (the threads of a group: the ABI's off_tgid), and everything that
+ * walks address spaces walks each once, under the pid of its owner: the
+ * group leader while it has the address space, else the lowest pid running
+ * on those tables (threads come and go; the choice must not depend on the
+ * slot order). */
+struct books_as_key {
+	uint64_t root;       /* cr3 & COWVMM_PTE_ADDR */
+	int32_t pid, tgid;
+	uint32_t idx;        /* the caller's: a slot, or an index into its own list */
+};
+static inline uint64_t books_root(uint64_t cr3) { return cr3 & COWVMM_PTE_ADDR; }
+/* Sort by root, each root's owner first (a leader before threads, then the lowest pid). */
+void books_as_sort(struct books_as_key *k, size_t n);
+/* The owner's key of `root` in keys sorted by books_as_sort(), or NULL. */
+const struct books_as_key *books_as_find(const struct books_as_key *k, size_t n, uint64_t root);
+/* Every entry with an address space (books_has_mm) as a key (idx = slot),
+ * sorted, in *out (free() it): 0, or -1 when out of memory. */
+int books_as_read(const struct books *b, struct books_as_key **out, size_t *n);
 
 /* Where frame f's reference count / pin count lives in guest RAM (writable:
  * --mutate edits it), or NULL if f is outside the books or the array is. */

@@ -41,6 +41,11 @@ int describe_validate(const struct cowvmm_hc_describe *d, uint64_t ram, char *er
 		{ p->off_pid, 4, "pid" }, { p->off_ppid, 4, "ppid" }, { p->off_state, 4, "state" },
 		{ p->off_cr3, 8, "cr3" }, { p->off_name, 16, "name" },
 	};
+	/* The thread-group id is optional: offset 0 means none (no threads). */
+	if (p->off_tgid && (p->off_tgid > p->stride || 4 > p->stride - p->off_tgid))
+		return dbad(err, n, "field tgid at offset %u does not fit the %u-byte stride", p->off_tgid, p->stride);
+	if (p->off_tgid % 4)
+		return dbad(err, n, "field tgid at offset %u is misaligned", p->off_tgid);
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		if (fields[i].off > p->stride || fields[i].size > p->stride - fields[i].off)
 			return dbad(err, n, "field %s at offset %u does not fit the %u-byte stride",

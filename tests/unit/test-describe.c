@@ -44,6 +44,10 @@ int main(void)
 	d.nframes = RAM / 4096;
 	d.refcount_gpa = RAM - d.nframes * 4;
 	ok(describe_validate(&d, RAM, err, sizeof err) == 0, "refcount array ending at the end of RAM accepted");
+	d.proc.off_tgid = 12; /* the guest's pad after state */
+	ok(describe_validate(&d, RAM, err, sizeof err) == 0, "thread-group id in the entry accepted %s", err);
+	d.proc.off_tgid = 124;
+	ok(describe_validate(&d, RAM, err, sizeof err) == 0, "thread-group id in the entry's last 4 bytes accepted %s", err);
 
 	BAD(d.layout_version = 2, "layout version", "unknown layout version");
 	BAD(d.nproc = 0, "nproc", "no process slots");
@@ -53,6 +57,10 @@ int main(void)
 	BAD(d.proc.off_name = 120, "name", "name field past the stride");
 	BAD(d.proc.off_cr3 = 0xfffffffc, "cr3", "field offset near 2^32");
 	BAD(d.proc.off_cr3 = 12, "misaligned", "misaligned cr3 field");
+	BAD(d.proc.off_tgid = 128, "tgid", "tgid field past the stride");
+	BAD(d.proc.off_tgid = 126, "tgid", "tgid field straddling the end of the entry");
+	BAD(d.proc.off_tgid = 0xfffffffc, "tgid", "tgid offset near 2^32");
+	BAD(d.proc.off_tgid = 14, "misaligned", "misaligned tgid field");
 	BAD(d.proc_table_gpa = RAM - 64, "process table", "process table running past RAM");
 	BAD(d.proc_table_gpa = 0xfffffffffffff000ull, "process table", "process table at 2^64 - 4096");
 	BAD(d.proc_table_gpa = 0x200004, "process table", "misaligned process table");
