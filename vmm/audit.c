@@ -56,6 +56,8 @@ void audit_free(struct audit *a)
 	free(a->mapcount);
 	free(a->table_owner);
 	free(a->procs);
+	free(a->as_owner);
+	free(a->keys);
 	free(a->fork_a.v);
 	free(a->fork_b.v);
 	free(a->rmap_head);
@@ -87,11 +89,15 @@ int audit_set_descriptor(struct audit *a, const struct cowvmm_hc_describe *d, ch
 	int32_t *to = calloc(d->nframes, sizeof *to);
 	struct audit_proc *pr = calloc(d->nproc, sizeof *pr);
 	uint32_t *rh = calloc(d->nframes, sizeof *rh);
-	if (!mc || !to || !pr || !rh) {
+	uint32_t *ao = calloc(d->nproc, sizeof *ao);
+	struct books_as_key *ks = calloc(d->nproc, sizeof *ks);
+	if (!mc || !to || !pr || !rh || !ao || !ks) {
 		free(mc);
 		free(to);
 		free(pr);
 		free(rh);
+		free(ao);
+		free(ks);
 		snprintf(err, n, "out of memory for %llu frames", (unsigned long long)d->nframes);
 		return -1;
 	}
@@ -99,6 +105,10 @@ int audit_set_descriptor(struct audit *a, const struct cowvmm_hc_describe *d, ch
 	free(a->table_owner);
 	free(a->procs);
 	free(a->rmap_head);
+	free(a->as_owner);
+	free(a->keys);
+	a->as_owner = ao;
+	a->keys = ks;
 	a->rmap_head = rh;
 	a->rmap_valid = false;
 	a->mapcount = mc;
@@ -145,6 +155,7 @@ bool audit_proc_entry(const struct audit *a, uint32_t i, struct audit_proc *out)
 	memset(out, 0, sizeof *out);
 	out->pid = g.pid;
 	out->ppid = g.ppid;
+	out->tgid = g.tgid;
 	out->state = g.state;
 	out->cr3 = g.cr3;
 	memcpy(out->name, g.name, sizeof out->name);
@@ -180,6 +191,12 @@ struct audit_proc *audit_find_proc(struct audit *a, int32_t pid)
 		if (a->procs[i].pid == pid)
 			return &a->procs[i];
 	return NULL;
+}
+
+int32_t audit_as_pid(struct audit *a, int32_t pid)
+{
+	const struct audit_proc *p = audit_find_proc(a, pid);
+	return p && p->as_pid ? p->as_pid : pid;
 }
 
 bool leafvec_push(struct leafvec *lv, uint64_t va, uint64_t pte, uint64_t frame)
@@ -303,7 +320,98 @@ static int on_leaf(void *ctx, const struct ptw_leaf *l)
 
 static const struct ptw_ops audit_ops = { on_table, on_leaf, on_fault };
 
-/* Read the process table into a->procs (live entries with an address space). */
+/* Keys in thread-group order: each group's leader first, then by pid. */
+static int by_group(const void *x, const void *y)
+{
+	const struct books_as_key *a = x, *b = y;
+	if (a->tgid != b->tgid)
+		return a->tgid < b->tgid ? -1 : 1;
+	bool la = a->pid == a->tgid, lb = b->pid == b->tgid;
+	if (la != lb)
+		return la ? -1 : 1;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+static int by_pid(const void *x, const void *y)
+{
+	const struct books_as_key *a = x, *b = y;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+/*
+ * Threads (the ABI's off_tgid): entries on one page-table root share one
+ * address space, which is walked once, under its owner's pid
+ * (books_as_sort(): the group leader while it still has the tables, else
+ * the lowest pid running on them; so a shared address space's violations
+ * name the leader, or its lowest live thread once the leader is a zombie).
+ * The table must say who shares what consistently: the entries on one root
+ * are one thread group (two processes on one page-table root is a kernel
+ * bug that otherwise shows only as refcount noise), the live threads of a
+ * group run on one root, and each group has its leader's slot (it holds
+ * the group's regions).  O(n log n): the table can have 65,536 slots.
+ */
+static void group_procs(struct audit *a)
+{
+	struct books_as_key *k = a->keys;
+	size_t n = 0;
+	for (size_t i = 0; i < a->nprocs; i++) {
+		struct audit_proc *p = &a->procs[i];
+		a->as_owner[i] = NO_OWNER;
+		p->as_pid = 0;
+		if (books_has_mm(p->state, p->cr3))
+			k[n++] = (struct books_as_key){ books_root(p->cr3), p->pid, p->tgid, (uint32_t)i };
+	}
+	books_as_sort(k, n);
+	for (size_t j = 0, o = 0; j < n; j++) {
+		if (k[j].root != k[o].root)
+			o = j; /* the owner of a new root */
+		struct audit_proc *p = &a->procs[k[j].idx];
+		const struct audit_proc *own = &a->procs[k[o].idx];
+		a->as_owner[k[j].idx] = k[o].idx;
+		p->as_pid = own->pid;
+		if (p->tgid != own->tgid)
+			av(a, AV_PROC, own->pid, p->pid, 0, 0, 0, k[j].root / COWVMM_PAGE_SIZE,
+			   (uint64_t)(uint32_t)own->tgid, (uint64_t)(uint32_t)p->tgid,
+			   "pid %d and pid %d share the page tables at 0x%llx but not a thread group (%d and %d)",
+			   own->pid, p->pid, (unsigned long long)k[j].root, own->tgid, p->tgid);
+	}
+	/* One root per group: each live thread's against its group's first
+	 * (the leader, if it still has its tables). */
+	qsort(k, n, sizeof *k, by_group);
+	for (size_t j = 1, o = 0; j < n; j++) {
+		if (k[j].tgid != k[o].tgid)
+			o = j;
+		else if (k[j].root != k[o].root)
+			av(a, AV_PROC, k[o].pid, k[j].pid, 0, 0, 0, k[j].root / COWVMM_PAGE_SIZE, k[o].root, k[j].root,
+			   "pid %d and pid %d are threads of group %d but run on different page tables (0x%llx, 0x%llx)",
+			   k[o].pid, k[j].pid, k[j].tgid, (unsigned long long)k[o].root, (unsigned long long)k[j].root);
+	}
+	/* A leader for every thread, zombies included (the leader's slot
+	 * outlives them all). */
+	n = 0;
+	for (size_t i = 0; i < a->nprocs; i++)
+		k[n++] = (struct books_as_key){ 0, a->procs[i].pid, a->procs[i].tgid, (uint32_t)i };
+	qsort(k, n, sizeof *k, by_pid);
+	for (size_t i = 0; i < a->nprocs; i++) {
+		const struct audit_proc *p = &a->procs[i];
+		if (p->tgid == p->pid)
+			continue;
+		struct books_as_key want = { .pid = p->tgid };
+		const struct books_as_key *l = bsearch(&want, k, n, sizeof *k, by_pid);
+		if (!l)
+			av(a, AV_PROC, p->pid, 0, 0, 0, 0, NO_FRAME, (uint64_t)(uint32_t)p->tgid, 0,
+			   "pid %d is a thread of group %d, whose leader (pid %d) has no process-table slot",
+			   p->pid, p->tgid, p->tgid);
+		else if (l->tgid != l->pid)
+			av(a, AV_PROC, p->pid, l->pid, 0, 0, 0, NO_FRAME, (uint64_t)(uint32_t)l->pid,
+			   (uint64_t)(uint32_t)l->tgid,
+			   "pid %d is a thread of group %d, but pid %d leads no group (it is a thread of %d)",
+			   p->pid, p->tgid, l->pid, l->tgid);
+	}
+}
+
+/* Read the process table into a->procs (every entry in use, zombies too),
+ * and group the entries by address space. */
 static void read_procs(struct audit *a)
 {
 	a->nprocs = 0;
@@ -323,15 +431,31 @@ static void read_procs(struct audit *a)
 		}
 		a->procs[a->nprocs++] = p;
 	}
+	group_procs(a);
 }
 
-/* A walk of every live address space, filling mapcount / table_owner. */
+/* A thread's figures are its address space's, counted once by its owner. */
+static void copy_figures(struct audit_proc *to, const struct audit_proc *from)
+{
+	to->pages = from->pages;
+	to->writable = from->writable;
+	to->cow = from->cow;
+	to->shared = from->shared;
+	to->zero = from->zero;
+	to->huge = from->huge;
+	to->tables = from->tables;
+}
+
+/* A walk of every live address space, filling mapcount / table_owner: each
+ * once (threads share one: counting it per thread would count each PTE as
+ * often as the group has threads). */
 static void walk_all(struct audit *a)
 {
 	for (size_t i = 0; i < a->nprocs; i++) {
 		struct audit_proc *p = &a->procs[i];
-		/* A zombie has released its memory; cr3 0 means no address space. */
-		if (!books_has_mm(p->state, p->cr3))
+		/* A zombie has released its memory; cr3 0 means no address space;
+		 * another thread's walk covers this one's. */
+		if (a->as_owner[i] != i)
 			continue;
 		a->cur = p;
 		a->collect = p->pid == a->collect_pid[0] ? &a->fork_a :
@@ -344,6 +468,9 @@ static void walk_all(struct audit *a)
 			   "cannot walk the page tables at 0x%llx (error %d)", (unsigned long long)p->cr3, r);
 	}
 	a->cur = NULL;
+	for (size_t i = 0; i < a->nprocs; i++)
+		if (a->as_owner[i] != NO_OWNER && a->as_owner[i] != i)
+			copy_figures(&a->procs[i], &a->procs[a->as_owner[i]]);
 }
 
 /* After the walks: the books against what the walks counted. */
@@ -424,8 +551,8 @@ static void name_frames(struct audit *a)
 	const struct ptw_ops ops = { .leaf = name_leaf };
 	for (size_t i = 0; i < a->nprocs; i++) {
 		struct audit_proc *p = &a->procs[i];
-		if (!books_has_mm(p->state, p->cr3))
-			continue;
+		if (a->as_owner[i] != i)
+			continue; /* no address space, or another thread's walk names it */
 		struct namer nm = { a, p->pid };
 		ptw_walk(a->m, p->cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &nm);
 	}

@@ -34,7 +34,8 @@ enum audit_kind {
 	AV_ZERO,            /* zero frame written, mapped writable, or ZERO flag wrong */
 	AV_FORK,            /* after fork: parent and child differ, or a PTE is writable */
 	AV_COW,             /* after a COW fault: writer's PTE, copy, counts or sharers wrong */
-	AV_PROC,            /* process table or checkpoint arguments inconsistent */
+	AV_PROC,            /* process table or checkpoint arguments inconsistent (threads: one
+			     * group per page-table root, one root per group, a leader per group) */
 	AV_TRANSLATE,       /* walker and KVM_TRANSLATE disagree */
 	AV_DIRTY,           /* KVM's dirty log contradicts a COW fault's resolution */
 	AV_REGION,          /* after fork: a page's PTE contradicts its region's permissions */
@@ -54,9 +55,14 @@ struct audit_violation {
 	char detail[192];      /* one sentence: what was expected, what was found */
 };
 
-/* What the last audit saw of one live process (per-process page summary). */
+/* What the last audit saw of one live process (per-process page summary).
+ * Threads: entries on the same page-table root share one address space,
+ * walked once; every one of them shows its figures, and as_pid names the
+ * entry whose walk counted them (and whose pid the walk's violations carry). */
 struct audit_proc {
 	int32_t pid, ppid;
+	int32_t tgid;       /* thread group (pid itself when the guest has no threads) */
+	int32_t as_pid;     /* the walk of this address space was under this pid; 0: none */
 	uint32_t state;
 	uint64_t cr3;
 	char name[17];

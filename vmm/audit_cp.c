@@ -34,9 +34,10 @@ void cp_prepare(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	a->fork_a.n = a->fork_b.n = 0;
 	a->collect_failed = false;
 	a->watch_frame = NO_FRAME;
+	/* The walks go by address space: a thread's leaves are its owner's. */
 	if (cp->checkpoint == COWVMM_CP_FORK && cp->pid && cp->pid2 && cp->pid != cp->pid2) {
-		a->collect_pid[0] = cp->pid;
-		a->collect_pid[1] = cp->pid2;
+		a->collect_pid[0] = audit_as_pid(a, cp->pid);
+		a->collect_pid[1] = audit_as_pid(a, cp->pid2);
 	}
 	if (cp->checkpoint != COWVMM_CP_COW_BEFORE)
 		return;
@@ -58,13 +59,15 @@ void cp_prepare(struct audit *a, const struct cowvmm_hc_inspect *cp)
 	s->frame = f;
 	memcpy(s->data, data, COWVMM_PAGE_SIZE);
 	a->watch_frame = f;
-	a->watch_pid = cp->pid;
+	a->watch_pid = audit_as_pid(a, cp->pid); /* the writer's own mapping, walked under its owner's pid */
 	a->watch_va = s->va;
 }
 
 /* ---- regions (when the descriptor has them) ---------------------------- */
 
-/* The regions of process `pid`, copied out of its process-table entry. */
+/* The regions of process `pid`, copied out of its group leader's entry (its
+ * own without threads; a ZOMBIE leader's slot still holds them).  A group
+ * without a leader has none: read_procs() said so. */
 static void read_regions(struct audit *a, int32_t pid, struct regions *out)
 {
 	out->n = -1;
@@ -74,12 +77,12 @@ static void read_regions(struct audit *a, int32_t pid, struct regions *out)
 	struct guest_proc p;
 	uint32_t i;
 	const uint8_t *e;
-	if (books_find_pid(&a->bk, pid, &p, &i) && (e = books_proc_entry(&a->bk, i))) {
+	if (books_find_leader(&a->bk, pid, &p, &i) && (e = books_proc_entry(&a->bk, i))) {
 		int32_t n;
 		memcpy(&n, e + d->off_nregions, 4);
 		if (n < 0 || (uint32_t)n > d->max_regions || n > MAX_REGIONS) {
-			av(a, AV_PROC, pid, 0, 0, 0, 0, NO_FRAME, d->max_regions, (uint64_t)(uint32_t)n,
-			   "process entry says it has %d regions (at most %u)", n, d->max_regions);
+			av(a, AV_PROC, p.pid, pid == p.pid ? 0 : pid, 0, 0, 0, NO_FRAME, d->max_regions,
+			   (uint64_t)(uint32_t)n, "process entry says it has %d regions (at most %u)", n, d->max_regions);
 			return;
 		}
 		for (int k = 0; k < n; k++)
@@ -127,8 +130,16 @@ static void check_region(struct audit *a, int32_t pid, int32_t other, const stru
 /* Parent and child must map the same frames, read-only, with the same flags. */
 static void check_fork(struct audit *a, const struct cowvmm_hc_inspect *cp)
 {
-	if (!need_proc(a, cp->pid, "parent") | !need_proc(a, cp->pid2, "child"))
+	struct audit_proc *par = need_proc(a, cp->pid, "parent"), *chi = need_proc(a, cp->pid2, "child");
+	if (!par || !chi)
 		return;
+	if (books_root(par->cr3) == books_root(chi->cr3)) {
+		/* A thread shares its creator's tables; a forked child never does. */
+		av(a, AV_FORK, cp->pid, cp->pid2, 0, 0, 0, books_root(chi->cr3) / COWVMM_PAGE_SIZE, 0, 1,
+		   "the child runs on its parent's page tables (0x%llx): fork must give it its own",
+		   (unsigned long long)books_root(chi->cr3));
+		return;
+	}
 	if (a->collect_failed) {
 		av(a, AV_PROC, cp->pid, cp->pid2, 0, 0, 0, NO_FRAME, 0, 0,
 		   "out of memory in the VMM: fork comparison not done");

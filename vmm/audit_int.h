@@ -6,6 +6,7 @@
 #include "ptwalk.h"
 
 #define NO_FRAME UINT64_MAX
+#define NO_OWNER UINT32_MAX
 
 /* One 4 KiB mapping seen by a walk (collected for the fork comparison). */
 struct leafrec {
@@ -48,7 +49,7 @@ struct regions {
  * (or moved there by a COW checkpoint since).  Entries can go stale (pages
  * unmapped, frames freed and reused): every use re-translates (pid, va). */
 struct rmap_ent {
-	int32_t pid;
+	int32_t pid;    /* the address space's owner (audit_as_pid()) */
 	uint32_t next;  /* index + 1 of the next entry of the same frame, 0 = end */
 	uint64_t va;
 };
@@ -61,6 +62,11 @@ struct audit {
 	uint64_t alloc_frames;   /* size of the two arrays */
 	struct audit_proc *procs;
 	size_t nprocs, cap_procs;
+	/* Address spaces (read_procs): as_owner[i] is the index in procs of the
+	 * entry whose walk stands for procs[i]'s address space (i itself for
+	 * that one), NO_OWNER without one; keys is read_procs' scratch. */
+	uint32_t *as_owner;
+	struct books_as_key *keys;
 	struct audit_violation v[AUDIT_MAX_VIOLATIONS];
 	size_t nv;
 	uint64_t nv_total;
@@ -100,6 +106,10 @@ void av(struct audit *a, enum audit_kind k, int32_t pid, int32_t pid2, uint64_t 
 	const char *fmt, ...) __attribute__((format(printf, 11, 12)));
 
 struct audit_proc *audit_find_proc(struct audit *a, int32_t pid);
+/* The pid under which pid's address space is walked (and named in the
+ * reverse map): another thread's for all but one thread of a group; pid
+ * itself when it has no entry or no address space. */
+int32_t audit_as_pid(struct audit *a, int32_t pid);
 /* Process-table entry i (0..nproc-1) as an audit_proc (counters zero):
  * false for a free slot or a bad entry. */
 bool audit_proc_entry(const struct audit *a, uint32_t i, struct audit_proc *out);

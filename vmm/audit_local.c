@@ -14,7 +14,11 @@
  * because each entry is translated again before it is believed.  What the map
  * can miss is a mapping made without a checkpoint: the only way to share a
  * frame is fork, whose checkpoint is always a full audit, and the counts
- * check below sends anything that does not add up to a full audit. */
+ * check below sends anything that does not add up to a full audit.
+ * Threads: a mapping is entered once per address space, under the pid of
+ * the entry whose walk counted it (audit_as_pid()).  When that owner changes
+ * (the leader exits), its entries go stale like the others: the counts do
+ * not add up and the full audit decides. */
 
 void rmap_reset(struct audit *a)
 {
@@ -59,9 +63,10 @@ static void rmap_unlink(struct audit *a, uint64_t frame, int32_t pid, uint64_t v
  * must be.  Returns the number found. */
 static size_t find_sharers(struct audit *a, struct cow_snapshot *s)
 {
+	int32_t own = audit_as_pid(a, s->pid); /* a thread's mapping is in the map under its owner's pid */
 	for (uint32_t i = a->rmap_head[s->frame]; i; i = a->rmap[i - 1].next) {
 		const struct rmap_ent *e = &a->rmap[i - 1];
-		if (e->pid == s->pid && e->va == s->va)
+		if (e->pid == own && e->va == s->va)
 			continue;
 		struct audit_proc *q = audit_find_proc(a, e->pid);
 		struct ptw_leaf l;
@@ -128,8 +133,9 @@ static bool local_after(struct audit *a, const struct cowvmm_hc_inspect *cp)
 		return false;
 	cp_check(a, cp); /* check_cow_after(): writer, copy, counts, sharers unchanged */
 	if (fn != fo) {
-		rmap_unlink(a, fo, cp->pid, s->va);
-		rmap_add(a, fn, cp->pid, cp->va & PAGE_MASK);
+		int32_t own = audit_as_pid(a, cp->pid);
+		rmap_unlink(a, fo, own, s->va);
+		rmap_add(a, fn, own, cp->va & PAGE_MASK);
 	}
 	return true;
 }
