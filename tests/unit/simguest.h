@@ -14,7 +14,8 @@
  * the writer is the last user. */
 #define PROC_GPA   0x2000ull
 #define NPROC      8
-#define STRIDE     512 /* pid, ppid, state, cr3, name; regions from REG_OFF */
+#define STRIDE     512 /* pid, ppid, state, tgid, cr3, name; regions from REG_OFF */
+#define TGID_OFF   12  /* int32 thread-group id, where the guest's entry has padding */
 #define NREG_OFF   40
 #define REG_OFF    48
 #define MAX_REG    16
@@ -62,7 +63,8 @@ static inline void sim_init(struct sim *s, uint64_t ram)
 	uint64_t rc_bytes = (4 * s->nframes + PG - 1) & ~(PG - 1);
 	s->d = (struct cowvmm_hc_describe){
 		.layout_version = COWVMM_LAYOUT_VERSION, .nproc = NPROC, .proc_table_gpa = PROC_GPA,
-		.proc = { .stride = STRIDE, .off_pid = 0, .off_ppid = 4, .off_state = 8, .off_cr3 = 16, .off_name = 24 },
+		.proc = { .stride = STRIDE, .off_pid = 0, .off_ppid = 4, .off_state = 8, .off_cr3 = 16, .off_name = 24,
+			  .off_tgid = TGID_OFF },
 		.refcount_gpa = RC_GPA, .nframes = s->nframes, .first_frame = FIRST,
 		.pins_gpa = RC_GPA + rc_bytes, .free_count_gpa = RC_GPA + 2 * rc_bytes,
 		.stats_gpa = RC_GPA + 2 * rc_bytes + 64, .kernel_pml4_gpa = 0x3000,
@@ -101,6 +103,7 @@ static inline void sim_proc(struct sim *s, int i, int32_t pid, int32_t ppid, con
 	memcpy(e + 0, &pid, 4);
 	memcpy(e + 4, &ppid, 4);
 	memcpy(e + 8, &st, 4);
+	memcpy(e + TGID_OFF, &pid, 4); /* a process leads its own thread group */
 	memcpy(e + 16, &s->root[i], 8);
 	strncpy((char *)e + 24, name, 16);
 	/* The regions of scenario(), read by the audit only when the descriptor says so. */
@@ -112,6 +115,27 @@ static inline void sim_proc(struct sim *s, int i, int32_t pid, int32_t ppid, con
 	int32_t n = 3;
 	memcpy(e + NREG_OFF, &n, 4);
 	memcpy(e + REG_OFF, reg, sizeof reg);
+}
+
+/* A thread of the group led by the process in slot `leader`: its own entry
+ * in slot i on the leader's page-table root.  The group's regions stay in
+ * the leader's entry: the thread's says it has none. */
+static inline void sim_thread(struct sim *s, int i, int32_t pid, int leader)
+{
+	uint8_t *e = slot(s, i), *l = slot(s, leader);
+	int32_t tgid, ppid, none = 0;
+	memcpy(&tgid, l + TGID_OFF, 4);
+	memcpy(&ppid, l + 4, 4);
+	memset(e, 0, STRIDE);
+	s->root[i] = s->root[leader];
+	uint32_t st = COWVMM_PSTATE_RUNNABLE;
+	memcpy(e + 0, &pid, 4);
+	memcpy(e + 4, &ppid, 4);
+	memcpy(e + 8, &st, 4);
+	memcpy(e + TGID_OFF, &tgid, 4);
+	memcpy(e + 16, &s->root[i], 8);
+	memcpy(e + 24, l + 24, 16);
+	memcpy(e + NREG_OFF, &none, 4);
 }
 
 /* Address of the PTE for va, creating pinned table pages as the guest does. */

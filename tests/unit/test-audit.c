@@ -734,6 +734,227 @@ static void test_local_fallback_proc(void)
 	sim_free(&s);
 }
 
+/* ---- threads: several entries of one thread group on one address space ---- */
+
+/* Whether the last audit found a violation of `kind`. */
+static bool has_kind(struct sim *s, enum audit_kind kind)
+{
+	size_t nv;
+	const struct audit_violation *v = audit_violations(s->a, &nv, NULL);
+	for (size_t i = 0; i < nv; i++)
+		if (v[i].kind == kind)
+			return true;
+	return false;
+}
+
+static void set_i32(struct sim *s, int i, size_t off, int32_t v) { memcpy(slot(s, i) + off, &v, 4); }
+static void set_u64(struct sim *s, int i, size_t off, uint64_t v) { memcpy(slot(s, i) + off, &v, 8); }
+
+/* Leader pid 1 in slot 0 (text, data, a zero page, as scenario()), its
+ * threads pid 2 and pid 3 in slots 1 and 2 on the same page-table root. */
+static void threads(struct sim *s)
+{
+	sim_init(s, RAM);
+	sim_proc(s, 0, 1, 0, "init");
+	for (int k = 0; k < 2; k++)
+		sim_page(s, 0, VA_TEXT + k * PG, TEXT_FLAGS);
+	for (int k = 0; k < 8; k++)
+		sim_page(s, 0, VA_DATA + k * PG, DATA_FLAGS);
+	sim_zero(s, 0, VA_ZERO);
+	sim_thread(s, 1, 2, 0);
+	sim_thread(s, 2, 3, 0);
+}
+
+/* (a) One group of three: one address space, walked once, clean; a thread
+ * forks and writes COW pages like any process. */
+static void test_threads_clean(void)
+{
+	struct sim s;
+	threads(&s);
+	EQ(clean(&s, cp(COWVMM_CP_USER, 2, 0)), 0, "threads: three entries of one group on one cr3 audit clean");
+	size_t np;
+	const struct audit_proc *p = audit_procs(s.a, &np);
+	OK(np == 3 && p[1].tgid == 1 && p[2].tgid == 1 && p[0].as_pid == 1 && p[1].as_pid == 1 && p[2].as_pid == 1,
+	   "threads: pids 2 and 3 are threads of 1, their address space walked as pid 1's");
+	OK(np == 3 && p[0].pages == 11 && p[1].pages == 11 && p[2].pages == 11 && p[2].tables == 5 &&
+	   p[0].shared == 0, "threads: each shows the group's 11 pages, 5 tables, none shared");
+	struct guest_proc g;
+	uint32_t gs = 99;
+	OK(books_find_leader(audit_books(s.a), 3, &g, &gs) && g.pid == 1 && gs == 0,
+	   "threads: pid 3's regions are in its leader's entry (pid 1, slot 0)");
+	/* Thread 3 forks pid 4: the child shares every page COW with the group. */
+	sim_fork(&s, 2, 3, 4);
+	EQ(clean(&s, cp(COWVMM_CP_FORK, 3, 4)), 0, "threads: a thread's fork audits clean");
+	p = audit_procs(s.a, &np);
+	OK(np == 4 && p[3].tgid == 4 && p[3].as_pid == 4 && p[3].pages == 11 && p[0].shared == 11,
+	   "threads: the child is its own group, 11 pages shared with the threads' address space");
+	/* Thread 2 writes a COW page: full audits. */
+	uint64_t va = VA_DATA + 3 * PG, fo, fn;
+	struct cowvmm_hc_inspect c = cp(COWVMM_CP_COW_BEFORE, 2, 0);
+	c.va = va;
+	EQ(clean(&s, c), 0, "threads: COW before, written by a thread: clean");
+	sim_cow(&s, 1, va, &fo, &fn);
+	c = (struct cowvmm_hc_inspect){ .checkpoint = COWVMM_CP_COW_AFTER, .pid = 2, .va = va,
+					.frame_old = fo, .frame_new = fn };
+	EQ(clean(&s, c), 0, "threads: COW after a thread's copy: clean");
+	/* Thread 3 writes another: judged locally (the reverse map names the
+	 * group's mappings by pid 1, the writer is pid 3). */
+	audit_set_full_every(s.a, 1000);
+	EQ(clean(&s, cp(COWVMM_CP_USER, 1, 0)), 0, "threads: full audit before the local ones");
+	va = VA_DATA + 5 * PG;
+	c = cp(COWVMM_CP_COW_BEFORE, 3, 0);
+	c.va = va;
+	EQ(clean(&s, c), 0, "threads: local COW before by a thread: clean");
+	OK(!audit_last_full(s.a), "threads: ... judged locally");
+	sim_cow(&s, 2, va, &fo, &fn);
+	c = (struct cowvmm_hc_inspect){ .checkpoint = COWVMM_CP_COW_AFTER, .pid = 3, .va = va,
+					.frame_old = fo, .frame_new = fn };
+	EQ(clean(&s, c), 0, "threads: local COW after a thread's copy: clean");
+	OK(!audit_last_full(s.a) && fo != fn, "threads: ... judged locally");
+	/* The child now holds the only reference to the old frame: reuse. */
+	c = cp(COWVMM_CP_COW_BEFORE, 4, 0);
+	c.va = va;
+	EQ(clean(&s, c), 0, "threads: the child's reuse, before: clean");
+	sim_cow(&s, 3, va, &fo, &fn);
+	c = (struct cowvmm_hc_inspect){ .checkpoint = COWVMM_CP_COW_AFTER, .pid = 4, .va = va,
+					.frame_old = fo, .frame_new = fn };
+	EQ(clean(&s, c), 0, "threads: the child's reuse, after: clean");
+	OK(fo == fn && !audit_last_full(s.a), "threads: reuse judged locally");
+	EQ(clean(&s, cp(COWVMM_CP_USER, 1, 0)), 0, "threads: a full audit agrees");
+	/* A fork checkpoint whose child is a thread on its parent's tables. */
+	unsigned n;
+	OK(finds(&s, cp(COWVMM_CP_FORK, 1, 2), AV_FORK, &n) && n == 1,
+	   "threads: a 'forked child' on its parent's page tables: one fork violation (%u)", n);
+	sim_free(&s);
+}
+
+/* (b) Two processes (two groups) on one page-table root. */
+static void test_threads_two_groups(void)
+{
+	struct sim s;
+	threads(&s);
+	set_i32(&s, 2, TGID_OFF, 3); /* pid 3 leads a group of its own, on pid 1's tables */
+	unsigned n;
+	OK(finds(&s, cp(COWVMM_CP_USER, 1, 0), AV_PROC, &n) && !has_kind(&s, AV_REFCOUNT) &&
+	   !has_kind(&s, AV_TABLE_SHARED),
+	   "threads: two groups sharing a cr3: a process-table violation, no refcount noise (%u violation(s))", n);
+	size_t nv;
+	const struct audit_violation *v = audit_violations(s.a, &nv, NULL);
+	OK(nv == 1 && v[0].pid == 1 && v[0].pid2 == 3, "threads: ... naming pid 1 (the tables' owner) and pid 3");
+	sim_free(&s);
+}
+
+/* (c) A thread whose leader's slot is gone; a leader slot that leads no
+ * group; two threads of one group on two roots. */
+static void test_threads_no_leader(void)
+{
+	struct sim s;
+	threads(&s);
+	set_i32(&s, 0, 0, 0); /* the leader's slot freed under its threads */
+	set_i32(&s, 0, 8, COWVMM_PSTATE_UNUSED);
+	unsigned n;
+	OK(finds(&s, cp(COWVMM_CP_USER, 2, 0), AV_PROC, &n) && n == 2,
+	   "threads: leader's slot gone: each thread a process-table violation (%u violation(s))", n);
+	size_t np;
+	const struct audit_proc *p = audit_procs(s.a, &np);
+	OK(np == 2 && p[0].as_pid == 2 && p[1].as_pid == 2, "threads: ... the tables walked once, as pid 2's");
+	sim_free(&s);
+
+	threads(&s);
+	set_i32(&s, 0, TGID_OFF, 3); /* slot of pid 1 claims to be a thread of 3 */
+	OK(finds(&s, cp(COWVMM_CP_USER, 2, 0), AV_PROC, &n),
+	   "threads: the tgid names an entry that leads no group: caught (%u violation(s))", n);
+	sim_free(&s);
+
+	threads(&s);
+	sim_proc(&s, 2, 3, 1, "init"); /* pid 3 on tables of its own... */
+	set_i32(&s, 2, TGID_OFF, 1);    /* ... but a thread of group 1 */
+	OK(finds(&s, cp(COWVMM_CP_USER, 2, 0), AV_PROC, &n) && n == 1,
+	   "threads: two live threads of one group on different cr3s: caught (%u violation(s))", n);
+	sim_free(&s);
+
+	/* Found at a COW checkpoint judged locally too (the full audit it
+	 * falls back on reads the table again). */
+	threads(&s);
+	audit_set_full_every(s.a, 1000);
+	EQ(clean(&s, cp(COWVMM_CP_USER, 1, 0)), 0, "threads: clean before the leader's slot goes");
+	set_i32(&s, 0, 0, 0);
+	set_i32(&s, 0, 8, COWVMM_PSTATE_UNUSED);
+	struct cowvmm_hc_inspect c = cp(COWVMM_CP_COW_BEFORE, 2, 0);
+	c.va = VA_TEXT; /* not COW: the point is the process table */
+	OK(finds(&s, c, AV_PROC, &n) && audit_last_full(s.a),
+	   "threads: a missing leader is found at a COW checkpoint meant to be local (%u violation(s))", n);
+	sim_free(&s);
+}
+
+/* (d) The leader is a ZOMBIE without tables, its threads run on: the
+ * regions still come from its slot, and the region check still bites. */
+static void zombie_leader(struct sim *s)
+{
+	char err[200];
+	threads(s);
+	s->d.off_regions = REG_OFF;
+	s->d.off_nregions = NREG_OFF;
+	s->d.max_regions = MAX_REG;
+	s->d.region_stride = sizeof(struct cowvmm_region);
+	if (audit_set_descriptor(s->a, &s->d, err, sizeof err))
+		printf("# descriptor refused: %s\n", err);
+	set_i32(s, 0, 8, COWVMM_PSTATE_ZOMBIE);
+	set_u64(s, 0, 16, 0);
+	sim_fork(s, 1, 3, 4); /* thread 2 forks pid 4 */
+}
+
+static void test_threads_zombie_leader(void)
+{
+	struct sim s;
+	zombie_leader(&s);
+	EQ(clean(&s, cp(COWVMM_CP_FORK, 2, 4)), 0,
+	   "threads: a zombie leader's thread forks: clean, with the leader's regions");
+	size_t np;
+	const struct audit_proc *p = audit_procs(s.a, &np);
+	OK(np == 4 && p[0].as_pid == 0 && p[1].as_pid == 2 && p[2].as_pid == 2,
+	   "threads: the leader has no address space; the threads' is walked as pid 2's (the lowest)");
+	sim_free(&s);
+
+	zombie_leader(&s);
+	*sim_pte(&s, 1, VA_DATA + 3 * PG) &= ~COWVMM_PTE_COW; /* the thread's data page: read-only, not COW */
+	unsigned n;
+	OK(finds(&s, cp(COWVMM_CP_FORK, 2, 4), AV_REGION, &n),
+	   "threads: a data page of the thread that lost its COW flag: caught as region (%u violation(s))", n);
+	size_t nv;
+	const struct audit_violation *v = audit_violations(s.a, &nv, NULL);
+	OK(nv >= 1 && v[0].kind == AV_REGION && v[0].pid == 2 && v[0].va == VA_DATA + 3 * PG,
+	   "threads: ... naming pid 2 and the page");
+	sim_free(&s);
+}
+
+/* (e) A guest without threads (off_tgid 0): every entry its own group, the
+ * tgid bytes ignored, the fork scenario as before; entries sharing a cr3
+ * are then processes sharing tables. */
+static void test_threads_off(void)
+{
+	struct sim s;
+	char err[200];
+	scenario(&s, RAM);
+	s.d.proc.off_tgid = 0;
+	OK(!audit_set_descriptor(s.a, &s.d, err, sizeof err), "no threads: off_tgid 0 accepted");
+	set_i32(&s, 1, TGID_OFF, 1); /* would make pid 2 a thread of 1 */
+	EQ(clean(&s, cp(COWVMM_CP_FORK, 1, 2)), 0, "no threads: the fork scenario audits clean");
+	size_t np;
+	const struct audit_proc *p = audit_procs(s.a, &np);
+	OK(np == 2 && p[0].tgid == 1 && p[1].tgid == 2 && p[0].as_pid == 1 && p[1].as_pid == 2 &&
+	   p[0].pages == 11 && p[1].pages == 11, "no threads: tgid = pid, each walked on its own");
+	sim_free(&s);
+
+	threads(&s);
+	s.d.proc.off_tgid = 0;
+	audit_set_descriptor(s.a, &s.d, err, sizeof err);
+	unsigned n;
+	OK(finds(&s, cp(COWVMM_CP_USER, 1, 0), AV_PROC, &n) && n == 2,
+	   "no threads: three entries on one cr3 are three processes sharing tables (%u violation(s))", n);
+	sim_free(&s);
+}
+
 int main(void)
 {
 	test_clean();
@@ -750,5 +971,10 @@ int main(void)
 	test_dump_bound();
 	test_cow_before_pte();
 	test_local_fallback_proc();
+	test_threads_clean();
+	test_threads_two_groups();
+	test_threads_no_leader();
+	test_threads_zombie_leader();
+	test_threads_off();
 	return tap_done();
 }

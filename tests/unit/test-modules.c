@@ -244,6 +244,8 @@ static void test_inspect(void)
 		memcpy(slot(&s, 0), &p0, 4);
 		memcpy(slot(&s, 1), &p1, 4);
 		memcpy(slot(&s, 1) + 4, &p0, 4); /* ppid */
+		memcpy(slot(&s, 0) + TGID_OFF, &p0, 4); /* each its own thread group */
+		memcpy(slot(&s, 1) + TGID_OFF, &p1, 4);
 		all_clean &= inspect(&vm, COWVMM_CP_USER, p0, 0, &verdict) == VMM_CONTINUE && verdict == 0;
 	}
 	ok(all_clean, "4,200 pids over 2,100 checkpoints: every audit clean");
