@@ -173,7 +173,10 @@ static void xlate_check(struct vcpu *v, struct audit *a, const struct cowvmm_hc_
 	size_t np;
 	const struct audit_proc *p = audit_procs(a, &np);
 	for (size_t i = 0; i < np; i++) {
-		if ((p[i].cr3 & COWVMM_PTE_ADDR) != (sr->cr3 & COWVMM_PTE_ADDR) || !books_has_mm(p[i].state, p[i].cr3))
+		/* Once per address space: the threads of a group share one, and
+		 * its owner (as_pid) stands for them all. */
+		if ((p[i].cr3 & COWVMM_PTE_ADDR) != (sr->cr3 & COWVMM_PTE_ADDR) || !books_has_mm(p[i].state, p[i].cr3) ||
+		    p[i].as_pid != p[i].pid)
 			continue;
 		struct pick pk = { .n = 0 };
 		const struct ptw_ops ops = { .leaf = pick_leaf };
@@ -215,7 +218,14 @@ static void xlate_check(struct vcpu *v, struct audit *a, const struct cowvmm_hc_
  *    (its table pages may already be reused: a stale CR3, the page-table
  *    cousin of a stale TLB entry);
  *  - each process the guest says is RUNNING (with an address space) is
- *    loaded on some vCPU: its books and the CPUs tell the same story. */
+ *    loaded on some vCPU: its books and the CPUs tell the same story.
+ * Threads: a group's tables may be loaded on several vCPUs at once (one per
+ * RUNNING thread), and a ZOMBIE leader without tables leaves them owned by
+ * its live threads' entries.  The rule stays per entry: each RUNNING thread
+ * needs some vCPU on its tables.  N RUNNING threads of one group are not
+ * matched against N vCPUs: a CR3 names the tables, not the thread, so the
+ * CPUs cannot say which thread is missing, and a CPU may keep a group's
+ * tables loaded while none of its threads is RUNNING there. */
 static void cr3_check(struct vm *vm, struct audit *a, const struct cowvmm_hc_inspect *cp)
 {
 	const struct books *b = audit_books(a);

@@ -272,6 +272,44 @@ static void test_inspect(void)
 /* ---- hostile strings ------------------------------------------------------------ */
 
 /* A guest's assertion text reaches stderr without escape sequences. */
+/* Threads on several vCPUs (cpu-cr3): one group's tables loaded on two
+ * vCPUs at once is fine, a ZOMBIE leader without tables leaves them owned
+ * by its threads, and every RUNNING thread still needs a vCPU on them. */
+static void test_threads_cr3(void)
+{
+	struct sim s;
+	struct vm vm;
+	uint32_t verdict = 0;
+	scenario(&s, RAM);       /* pid 1 (slot 0) forked pid 2 (slot 1) */
+	sim_thread(&s, 2, 3, 0); /* pid 3: a thread of pid 1 */
+	vm_over(&vm, &s);
+	vm.nvcpus = 2;
+	vm.vcpus[1] = (struct vcpu){ .vm = &vm, .id = 1, .fd = -1, .stats_fd = -1 };
+	ok(option(&vm, "no-dirty-log", NULL) == 0 && setup(&vm) == 0 &&
+	   hypercall(&vm, COWVMM_HC_DESCRIBE, &s.d, sizeof s.d) == VMM_CONTINUE, "threads on two vCPUs: set up");
+	uint32_t running = COWVMM_PSTATE_RUNNING, zombie = COWVMM_PSTATE_ZOMBIE;
+	uint64_t none = 0;
+	memcpy(slot(&s, 0) + 8, &running, 4);
+	memcpy(slot(&s, 2) + 8, &running, 4);
+	for (int i = 0; i < 2; i++) {
+		vm.vcpus[i].started = vm.vcpus[i].have_sregs = true;
+		vm.vcpus[i].sregs.cr3 = s.root[0];
+	}
+	ok(inspect(&vm, COWVMM_CP_USER, 3, 0, &verdict) == VMM_CONTINUE && verdict == 0,
+	   "two RUNNING threads of one group, its tables on both vCPUs: clean (verdict %u)", verdict);
+	/* The leader exits first: a zombie without tables; thread 3 runs on. */
+	memcpy(slot(&s, 0) + 8, &zombie, 4);
+	memcpy(slot(&s, 0) + 16, &none, 8);
+	vm.vcpus[0].sregs.cr3 = s.d.kernel_pml4_gpa;
+	ok(inspect(&vm, COWVMM_CP_USER, 3, 0, &verdict) == VMM_CONTINUE && verdict == 0,
+	   "the leader a zombie without tables, its thread RUNNING on vCPU 1: clean (verdict %u)", verdict);
+	vm.vcpus[1].sregs.cr3 = s.root[1]; /* the child's tables */
+	ok(inspect(&vm, COWVMM_CP_USER, 3, 0, &verdict) == VMM_EXIT_GUEST_FAIL && verdict == 1,
+	   "thread 3 RUNNING while no vCPU is on its group's tables: a cpu-cr3 violation (verdict %u)", verdict);
+	vm_modules_free(&vm);
+	sim_free(&s);
+}
+
 static void test_strings(void)
 {
 	struct sim s;
@@ -436,6 +474,7 @@ int main(void)
 {
 	test_registry();
 	test_inspect();
+	test_threads_cr3();
 	test_inject();
 	test_strings();
 	test_bench();
