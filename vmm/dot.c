@@ -133,7 +133,10 @@ static void draw_process(FILE *f, const struct books *b, int pid, uint64_t mark_
 	struct guest_proc p;
 	if (!books_find_pid(b, pid, &p, NULL) || !books_has_mm(p.state, p.cr3))
 		return;
-	fprintf(f, "  subgraph cluster_%d {\n  label=\"pid %d (%s)\";\n", pid, pid, p.name);
+	char group[40] = "";
+	if (p.tgid != p.pid)
+		snprintf(group, sizeof group, " (thread of %d)", p.tgid);
+	fprintf(f, "  subgraph cluster_%d {\n  label=\"pid %d%s (%s)\";\n", pid, pid, group, p.name);
 	char *frames = NULL;
 	size_t len = 0;
 	struct dotctx c = { .f = f, .fr = open_memstream(&frames, &len), .b = b, .pid = pid, .mark_va = mark_va };
@@ -191,7 +194,13 @@ int dot_write(const char *dir, const char *name, const char *title, const struct
 		   "blue: read-only (text)\\ngrey: zero frame\\nred border: the faulting page\\n"
 		   "dashed edge: COW PTE\"];\n");
 	draw_process(f, b, pid, va);
-	if (pid2 && pid2 != pid)
+	/* Two threads of one group (one address space): its tables once. */
+	struct guest_proc p1, p2;
+	if (pid2 && pid2 != pid && books_find_pid(b, pid, &p1, NULL) && books_find_pid(b, pid2, &p2, NULL) &&
+	    books_has_mm(p1.state, p1.cr3) && books_has_mm(p2.state, p2.cr3) &&
+	    books_root(p1.cr3) == books_root(p2.cr3))
+		fprintf(f, "  same_%d [label=\"pid %d: same address space as pid %d\", shape=note];\n", pid2, pid2, pid);
+	else if (pid2 && pid2 != pid)
 		draw_process(f, b, pid2, va);
 	fprintf(f, "}\n");
 	if (fclose(f))

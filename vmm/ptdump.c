@@ -94,15 +94,30 @@ void ptdump(FILE *f, const struct books *b, int which)
 	}
 	struct dumpctx d = { .f = f, .b = b };
 	int shown = 0;
+	/* All processes: the threads of a group share one address space, dumped
+	 * once, under its owner (books_as_sort()); the others name it.  Out of
+	 * memory for the keys, every entry is dumped as before threads. */
+	struct books_as_key *keys = NULL;
+	size_t nkeys = 0;
+	if (which < 0 && books_as_read(b, &keys, &nkeys))
+		keys = NULL, nkeys = 0;
 	for (uint32_t i = 0; i < b->d.nproc; i++) {
 		struct guest_proc p;
 		if (!books_proc(b, i, &p) || (which >= 0 && p.pid != which))
 			continue;
 		shown++;
-		fprintf(f, "pid %d (%s) ppid %d, %s, cr3 0x%" PRIx64 "\n", p.pid, p.name, p.ppid,
+		char group[40] = "";
+		if (p.tgid != p.pid)
+			snprintf(group, sizeof group, " (thread of %d)", p.tgid);
+		fprintf(f, "pid %d%s (%s) ppid %d, %s, cr3 0x%" PRIx64 "\n", p.pid, group, p.name, p.ppid,
 			cowvmm_pstate_name(p.state), p.cr3);
 		if (!books_has_mm(p.state, p.cr3)) {
 			fprintf(f, "  (no address space)\n");
+			continue;
+		}
+		const struct books_as_key *own = books_as_find(keys, nkeys, books_root(p.cr3));
+		if (own && own->idx != i) {
+			fprintf(f, "  same address space as pid %d (not dumped again)\n", own->pid);
 			continue;
 		}
 		fprintf(f, " info mem (user half; flags u/s r w/- x/- c=COW):\n");
@@ -113,6 +128,7 @@ void ptdump(FILE *f, const struct books *b, int which)
 		ptw_walk(b->m, p.cr3, PTW_USER_LO, PTW_USER_HI, 0, &ops, &d);
 		section_end(&d);
 	}
+	free(keys);
 	if (!shown && which >= 0)
 		fprintf(f, "page tables: no process with pid %d\n", which);
 	else if (!shown)

@@ -256,10 +256,13 @@ void report_text(const struct vm *vm, FILE *f, int status)
 	size_t shown = R->nprocs < 16 ? R->nprocs : 16;
 	for (size_t i = 0; i < shown; i++) {
 		const struct proc_rec *r = &R->procs[i];
-		fprintf(f, "vmm: pid %d (%s): last seen with %" PRIu64 " pages (%" PRIu64 " writable, %" PRIu64
+		char group[40] = "";
+		if (r->last.tgid != r->last.pid)
+			snprintf(group, sizeof group, " (thread of %d)", r->last.tgid);
+		fprintf(f, "vmm: pid %d%s (%s): last seen with %" PRIu64 " pages (%" PRIu64 " writable, %" PRIu64
 			   " COW, %" PRIu64 " shared, %" PRIu64 " zero), %" PRIu64 " table pages; peak %" PRIu64
 			   " pages, %" PRIu64 " COW\n",
-			r->last.pid, r->last.name, r->last.pages, r->last.writable, r->last.cow, r->last.shared,
+			r->last.pid, group, r->last.name, r->last.pages, r->last.writable, r->last.cow, r->last.shared,
 			r->last.zero, r->last.tables, r->peak_pages, r->peak_cow);
 	}
 	if (R->nprocs > shown)
@@ -387,7 +390,10 @@ int report_json(const struct vm *vm, const char *path, int status)
 	fprintf(f, "  \"processes\": [\n");
 	for (size_t i = 0; i < R->nprocs; i++) {
 		const struct proc_rec *r = &R->procs[i];
-		fprintf(f, "    {\"pid\": %d, \"ppid\": %d, \"name\": ", r->last.pid, r->last.ppid);
+		fprintf(f, "    {\"pid\": %d, \"ppid\": %d, ", r->last.pid, r->last.ppid);
+		if (r->last.tgid != r->last.pid) /* a thread: absent for a process that leads its own group */
+			fprintf(f, "\"tgid\": %d, ", r->last.tgid);
+		fprintf(f, "\"name\": ");
 		jstr(f, r->last.name);
 		fprintf(f, ", \"audits\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"writable\": %" PRIu64 ", \"cow\": %" PRIu64
 			   ", \"shared\": %" PRIu64 ", \"zero\": %" PRIu64 ", \"huge\": %" PRIu64 ", \"tables\": %" PRIu64

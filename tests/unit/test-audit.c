@@ -955,6 +955,65 @@ static void test_threads_off(void)
 	sim_free(&s);
 }
 
+/* --dump-pt and --dot with threads: a group's tables once, the others named. */
+static size_t count(const char *text, const char *what)
+{
+	size_t n = 0;
+	for (const char *c = text; (c = strstr(c, what)); c++)
+		n++;
+	return n;
+}
+
+static void test_threads_outputs(void)
+{
+	struct sim s;
+	threads(&s);
+	sim_fork(&s, 2, 3, 4); /* thread 3 forks pid 4 */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ptdump(f, audit_books(s.a), -1);
+	fclose(f);
+	OK(strstr(buf, "pid 1 (init) ppid 0") && strstr(buf, "pid 2 (thread of 1) (init) ppid 0") &&
+	   strstr(buf, "pid 3 (thread of 1) (init)") && strstr(buf, "pid 4 (child) ppid 3"),
+	   "dump: every entry listed, threads as threads of 1");
+	OK(count(buf, "same address space as pid 1 (not dumped again)") == 2 && count(buf, " info mem ") == 2 &&
+	   count(buf, " info tlb ") == 2, "dump: the group's tables once (pid 1), pids 2 and 3 point there; pid 4's once");
+	free(buf);
+	f = open_memstream(&buf, &len);
+	ptdump(f, audit_books(s.a), 3);
+	fclose(f);
+	OK(strstr(buf, "pid 3 (thread of 1)") && count(buf, " info mem ") == 1, "dump of one thread: its group's tables");
+	free(buf);
+
+	char dir[] = "/tmp/test-audit-dot.XXXXXX";
+	OK(mkdtemp(dir) != NULL, "threads: temporary directory");
+	EQ(dot_write(dir, "threads", "two threads", audit_books(s.a), 2, 3, 0), 0, "dot of two threads written");
+	EQ(dot_write(dir, "fork", "a thread's fork", audit_books(s.a), 3, 4, 0), 0, "dot of a thread's fork written");
+	char path[256], text[65536];
+	snprintf(path, sizeof path, "%s/threads.dot", dir);
+	f = fopen(path, "r");
+	size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+	if (f)
+		fclose(f);
+	text[got] = 0;
+	OK(strstr(text, "cluster_2") && !strstr(text, "cluster_3") && strstr(text, "pid 3: same address space as pid 2") &&
+	   strstr(text, "pid 2 (thread of 1) (init)"), "dot: one group's tables drawn once, the other thread named");
+	snprintf(path, sizeof path, "%s/fork.dot", dir);
+	f = fopen(path, "r");
+	got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+	if (f)
+		fclose(f);
+	text[got] = 0;
+	OK(strstr(text, "cluster_3") && strstr(text, "cluster_4") && strstr(text, "pid 3 (thread of 1) (init)"),
+	   "dot: a thread's fork draws both address spaces");
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("# could not remove %s\n", dir);
+	sim_free(&s);
+}
+
 int main(void)
 {
 	test_clean();
@@ -976,5 +1035,6 @@ int main(void)
 	test_threads_no_leader();
 	test_threads_zombie_leader();
 	test_threads_off();
+	test_threads_outputs();
 	return tap_done();
 }

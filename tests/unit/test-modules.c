@@ -306,6 +306,26 @@ static void test_threads_cr3(void)
 	vm.vcpus[1].sregs.cr3 = s.root[1]; /* the child's tables */
 	ok(inspect(&vm, COWVMM_CP_USER, 3, 0, &verdict) == VMM_EXIT_GUEST_FAIL && verdict == 1,
 	   "thread 3 RUNNING while no vCPU is on its group's tables: a cpu-cr3 violation (verdict %u)", verdict);
+	/* The reports name the thread's group; processes have no tgid field. */
+	char path[] = "/tmp/test-modules-report.XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	ok(report_json(&vm, path, VMM_EXIT_GUEST_FAIL) == 0, "threads: report written");
+	const char *json = slurp(path);
+	ok(strstr(json, "{\"pid\": 3, \"ppid\": 0, \"tgid\": 1, \"name\": \"init\"") &&
+	   strstr(json, "{\"pid\": 1, \"ppid\": 0, \"name\": \"init\"") &&
+	   strstr(json, "{\"pid\": 2, \"ppid\": 1, \"name\": \"child\""),
+	   "threads: JSON gives pid 3 its tgid 1, and pids 1 and 2 none");
+	unlink(path);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	report_text(&vm, f, VMM_EXIT_GUEST_FAIL);
+	fclose(f);
+	ok(strstr(text, "vmm: pid 3 (thread of 1) (init): last seen with 11 pages") &&
+	   strstr(text, "vmm: pid 1 (init): last seen with 11 pages"),
+	   "threads: the text summary says pid 3 is a thread of 1, with the group's 11 pages");
+	free(text);
 	vm_modules_free(&vm);
 	sim_free(&s);
 }
