@@ -104,7 +104,7 @@ static void set_sregs(struct vcpu *v)
 	vcpu_set_sregs(v, &s);
 }
 
-/* Several CPUs: each one's x2APIC ID is its index (CPUID.1:EBX[31:24] and
+/* With the irqchip: each vCPU's x2APIC ID is its index (CPUID.1:EBX[31:24] and
  * the x2APIC topology leaves' EDX), and x2APIC is advertised (CPUID.1:ECX
  * bit 21): the guest talks to its LAPIC through MSRs, no MMIO page. */
 static void set_apic_id(struct kvm_cpuid2 *c, unsigned id)
@@ -120,8 +120,8 @@ static void set_apic_id(struct kvm_cpuid2 *c, unsigned id)
 	}
 }
 
-/* Give the guest what the host CPU and KVM support, unfiltered (with the
- * APIC ID of this vCPU when there are several). */
+/* Give the guest what the host CPU and KVM support, unfiltered (with this
+ * vCPU's x2APIC ID when it has a LAPIC). */
 static void set_cpuid(struct vcpu *v)
 {
 	for (unsigned n = 64; n <= 4096; n *= 2) {
@@ -142,7 +142,7 @@ static void set_cpuid(struct vcpu *v)
 				strerror(-r));
 			exit(VMM_EXIT_NO_KVM);
 		}
-		if (v->vm->nvcpus > 1)
+		if (v->vm->irqchip)
 			set_apic_id(c, v->id);
 		KVM_CHECK(v->fd, KVM_SET_CPUID2, c, "vcpu %u: %u entries", v->id, c->nent);
 		free(c);

@@ -84,7 +84,7 @@ static int vcpu_create(struct vm *vm, unsigned id)
 	return 0;
 }
 
-int kvm_setup(struct vm *vm, unsigned nvcpus)
+int kvm_setup(struct vm *vm, unsigned nvcpus, bool irqchip)
 {
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->nvcpus = 0;
@@ -126,10 +126,12 @@ int kvm_setup(struct vm *vm, unsigned nvcpus)
 	KVM_CHECK(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot,
 		  "slot 0, gpa 0x0, size 0x%llx, host %p", (unsigned long long)slot.memory_size,
 		  (void *)vm->mem.base);
-	/* Several CPUs talk through their LAPICs (IPIs, timers): KVM's in-kernel
-	 * irqchip, created before any vCPU.  One CPU keeps today's machine: no
-	 * LAPIC, and a HLT comes out to the VMM. */
-	if (nvcpus > 1)
+	/* The guest's CPUs talk through their LAPICs (the timer that preempts
+	 * it, IPIs): KVM's in-kernel irqchip, created before any vCPU, for one
+	 * CPU as for sixteen.  A HLT then stays inside KVM until an interrupt.
+	 * (The --probe guest, which halts to say it is done, runs without.) */
+	vm->irqchip = irqchip;
+	if (irqchip)
 		KVM_CHECK(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL, "%u vCPUs", nvcpus);
 	int sz = KVM_CHECK(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL, "-");
 	if ((size_t)sz < sizeof(struct kvm_run)) {

@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 		st = VMM_EXIT_USAGE;
 		goto out;
 	}
-	if ((st = kvm_setup(&vm, vm.ncpus)))
+	if ((st = kvm_setup(&vm, vm.ncpus, true)))
 		goto out;
 	boot_setup_memory(&vm);
 	for (unsigned i = 0; i < vm.nvcpus; i++)

@@ -126,7 +126,7 @@ static int probe_run(void)
 	int st = VMM_EXIT_NO_KVM;
 	if (gmem_init(&vm.mem, COWVMM_RAM_MIN) < 0)
 		return fail("cannot allocate guest RAM");
-	if (kvm_setup(&vm, 1))
+	if (kvm_setup(&vm, 1, false))
 		goto out;
 	write_kernel_code(gmem_ptr(&vm.mem, PROBE_CODE_GPA, 0x200));
 	write_user_code(gmem_ptr(&vm.mem, PROBE_USER_VA, 16));

@@ -29,7 +29,8 @@ static int on_io(struct vcpu *v)
 
 static int on_hlt(struct vcpu *v)
 {
-	/* No interrupt is ever injected: a halted vCPU would sleep forever. */
+	/* Only without the in-kernel irqchip (the --probe guest): nothing could
+	 * ever wake a halted vCPU. */
 	return vm_guest_error(v, "guest halted (HLT) without an EXIT hypercall");
 }
 

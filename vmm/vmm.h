@@ -102,6 +102,7 @@ struct vm {
 	size_t run_size;
 	struct vm_caps cap;
 	unsigned nvcpus;
+	bool irqchip;          /* KVM_CREATE_IRQCHIP done: LAPICs, HLT stays in KVM */
 	struct vcpu vcpus[VMM_MAX_VCPUS];
 	/* Guest. */
 	struct gmem mem;         /* guest RAM, memslot 0 at GPA 0 */
@@ -139,9 +140,9 @@ int kvm_check_(int fd, unsigned long req, void *arg, const char *name, const cha
 
 /* Open /dev/kvm, check the API version and every capability relied on,
  * create the VM, register vm->mem as memslot 0, create KVM's in-kernel
- * irqchip when nvcpus > 1 (LAPICs for IPIs and timers), create `nvcpus`
+ * irqchip if asked (LAPICs for the guest's timer and IPIs), create `nvcpus`
  * vCPUs and map their kvm_run.  0, or VMM_EXIT_NO_KVM after one line. */
-int kvm_setup(struct vm *vm, unsigned nvcpus);
+int kvm_setup(struct vm *vm, unsigned nvcpus, bool irqchip);
 /* Close everything kvm_setup() opened; safe after a partial setup. */
 void kvm_teardown(struct vm *vm);
 
