@@ -29,6 +29,7 @@ GUEST_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-
 GUEST_KERNEL_SRCS = \
 	guest/kernel/entry.S guest/kernel/trapasm.S guest/kernel/uaccess_asm.S \
 	guest/kernel/main.c guest/kernel/cpu.c guest/kernel/gdt.c guest/kernel/smp.c guest/kernel/apic.c \
+	guest/kernel/spinlock.c guest/kernel/tlb.c \
 	guest/kernel/trap.c guest/kernel/hypercall.c \
 	guest/kernel/frame.c guest/kernel/vm.c guest/kernel/vma.c guest/kernel/mm.c \
 	guest/kernel/fault.c guest/kernel/uaccess.c guest/kernel/proc.c guest/kernel/sched.c \
@@ -36,7 +37,7 @@ GUEST_KERNEL_SRCS = \
 	guest/kernel/pipe.c guest/kernel/inject.c guest/kernel/syscall.c guest/kernel/sysproc.c \
 	guest/kernel/sysmem.c guest/kernel/sysfile.c guest/kernel/ktest.c guest/kernel/kbench.c
 GUEST_KERNEL_HDRS = guest/kernel/kernel.h guest/kernel/x86.h guest/kernel/cpu.h guest/kernel/mm.h \
-	guest/kernel/proc.h guest/kernel/syscalls.h
+	guest/kernel/proc.h guest/kernel/syscalls.h guest/kernel/spinlock.h
 GUEST_LIB_SRCS = guest/lib/string.c guest/lib/vsnprintf.c
 GUEST_ULIB_SRCS = guest/user/start.S guest/user/usys.c guest/user/ulib.c
 

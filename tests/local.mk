@@ -5,7 +5,10 @@ LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver
 KVM_LOG_DRIVER = $(LOG_DRIVER)
 # A KVM batch boots the emulated environment once (when /dev/kvm is unusable) and
 # runs the whole batch script inside; its TAP output and status come back out.
-KVM_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap \
+# The emulated machine gets two CPUs (QEMU -smp 2, MTTCG): the guest's vCPUs
+# then really run at once, so the SMP cases meet real races (and the bug
+# kernels of smp.kvm are caught by them, not by luck of the time slicing).
+KVM_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap --smp 2 \
 	--probe '$(abs_top_builddir)/vmm/vmm --probe' -- $(SHELL)
 
 AM_TESTS_ENVIRONMENT = \

@@ -39,6 +39,17 @@ enum {
 	SYS_pin = 23,       /* (const void *va) -> handle >= 0 (faults the page in first), -EFAULT, -EMFILE */
 	SYS_unpin = 24,     /* (int handle) -> 0, -EBADF */
 	SYS_pinread = 25,   /* (int handle, void *buf, uint64 len) -> bytes read from the pinned frame */
+	/* Threads: a process is a group of threads sharing one address space
+	 * and fd table (Linux's CLONE_VM | CLONE_FILES | CLONE_THREAD).  getpid
+	 * returns the group's id (the first thread's), as in Linux; SYS_exit
+	 * ends every thread (exit_group), SYS_thread_exit only the caller (the
+	 * last one ends the process with its status).  fork from a thread makes
+	 * a process with one thread; kill signals the whole group; waitpid
+	 * reaps a child once all its threads are gone. */
+	SYS_clone = 26,       /* (void *stack_top, void (*fn)(void *), void *arg) -> tid */
+	SYS_thread_exit = 27, /* (int status) -> does not return */
+	SYS_gettid = 28,      /* () -> this thread's id */
+	SYS_cpuid = 29,       /* () -> the CPU this thread runs on now (tests) */
 	NSYSCALLS
 };
 
@@ -96,6 +107,8 @@ struct cow_meminfo {
 	uint64_t segv_kills;
 	uint64_t spurious_faults;
 	uint64_t nprocs;         /* processes in use (any state but unused) */
+	uint64_t ncpus;          /* CPUs online */
+	uint64_t timer_ticks, preemptions, ipis_sent, tlb_shootdowns, cow_races, threads;
 };
 
 struct cow_vmquery {

@@ -11,6 +11,14 @@ static uint8_t cpu0_df_stack[CPU_STACK_SIZE] __attribute__((aligned(16)));
 static uint8_t cpu0_nmi_stack[CPU_STACK_SIZE] __attribute__((aligned(16)));
 extern uint8_t boot_stack_top[];
 
+_Static_assert(offsetof(struct cpu, self) == CPU_OFF_SELF &&
+	       offsetof(struct cpu, syscall_rsp) == CPU_OFF_SYSCALL_RSP &&
+	       offsetof(struct cpu, user_rsp) == CPU_OFF_USER_RSP, "trapasm.S's struct cpu offsets");
+
+/* The kernel's GS.base and the one `swapgs` gives user mode. */
+#define MSR_GS_BASE 0xc0000101u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
+
 struct cpu cpus[COWVMM_MAX_CPUS] = {
 	[0] = {
 		.id = 0,
@@ -35,6 +43,26 @@ void cpu_init(struct cpu *c)
 	if (cpu_has_nx())
 		wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
 	gdt_init(c);
+	/* After gdt_init: loading a null GS selector may clear GS.base. */
+	c->self = c;
+	wrmsr(MSR_GS_BASE, (uint64_t)c);
+	wrmsr(MSR_KERNEL_GS_BASE, 0);
 	idt_load();
 	syscall_init();
+}
+
+void cpu_early(struct cpu *c)
+{
+	c->self = c;
+	wrmsr(MSR_GS_BASE, (uint64_t)c);
+}
+
+struct cpu *mycpu_safe(void)
+{
+	uint64_t msrs[2] = { rdmsr(MSR_GS_BASE), rdmsr(MSR_KERNEL_GS_BASE) };
+	for (int k = 0; k < 2; k++)
+		for (unsigned i = 0; i < COWVMM_MAX_CPUS; i++)
+			if (msrs[k] == (uint64_t)&cpus[i] && cpus[i].self == &cpus[i])
+				return &cpus[i];
+	return NULL;
 }

@@ -2,6 +2,13 @@
 #ifndef GUEST_CPU_H
 #define GUEST_CPU_H
 
+/* Offsets the assembly entry code uses through %gs (trapasm.S): keep those
+ * fields first and in this order (static assertions in cpu.c). */
+#define CPU_OFF_SELF 0
+#define CPU_OFF_SYSCALL_RSP 8
+#define CPU_OFF_USER_RSP 16
+
+#ifndef __ASSEMBLER__
 #include "kernel.h"
 
 /* The 64-bit TSS: no task switching in long mode, only the stacks the CPU
@@ -23,17 +30,47 @@ struct tss {
 /* The IST stacks (#DF, NMI) and an AP's entry stack are one page each. */
 #define CPU_STACK_SIZE PAGE_SIZE
 
+struct proc;
+struct context;
+struct mm;
+
+/*
+ * In the kernel, GS.base points at this CPU's struct cpu (mycpu(): one load);
+ * in user mode it holds whatever the user left there, and the entry code
+ * swaps them with `swapgs` (trapasm.S).  Fields are touched only by their own
+ * CPU unless marked otherwise.
+ */
 struct cpu {
+	struct cpu *self;     /* %gs:0 */
+	uint64_t syscall_rsp; /* %gs:8: the running process's kernel stack top, for `syscall` */
+	uint64_t user_rsp;    /* %gs:16: the user RSP, saved by the `syscall` entry */
 	uint32_t id;          /* index in cpus[] = vCPU number = x2APIC ID */
 	uint32_t online;      /* set by the CPU itself (atomic store) once it is up */
+	struct proc *proc;    /* running on this CPU, NULL in the scheduler (sched.c) */
+	struct context *sched_ctx; /* the scheduler loop's, switched to by sched() */
+	struct mm *mm;        /* whose page tables CR3 holds (NULL: the kernel's) */
+	int ncli;             /* depth of irq-off spinlocks held (spinlock.c) */
+	int intena;           /* were interrupts on before the outermost one? */
+	int nlocks;           /* spinlocks held, of either kind: sched() wants 1 */
+	int idle;             /* halted in the scheduler (under sched_lock): kick_idle wakes it */
+	uint32_t fault_ev;    /* the path the last page fault took (COWVMM_EV_*; kbench.h) */
 	uint8_t *df_stack_top;  /* IST1: a #DF still reports a kernel stack overflow */
 	uint8_t *nmi_stack_top; /* IST2: an NMI can hit right after `syscall`, on the user RSP */
-	uint8_t *kstack_top;    /* the stack it started on (CPU 0: boot_stack, entry.S) */
+	uint8_t *kstack_top;    /* the scheduler's stack (CPU 0: boot_stack, entry.S) */
 	/* Each CPU loads its own GDT: `ltr` marks the TSS descriptor busy, and
 	 * the descriptor points at this CPU's TSS, so neither can be shared. */
 	uint64_t gdt[GDT_ENTRIES];
 	struct tss tss;
-};
+	/* Hypercall arguments must lie in the kernel image (the port carries a
+	 * 32-bit GPA), and two CPUs may make the same hypercall at once: each
+	 * CPU has its own (hypercall.c). */
+	struct cowvmm_hc_inspect hc_inspect;
+	struct cowvmm_hc_inject_point hc_inject;
+	struct cowvmm_hc_crash hc_crash;
+	struct cowvmm_hc_assert hc_assert;
+	struct cowvmm_hc_exit hc_exit;
+	char panic_msg[COWVMM_STRING_MAX];
+} __attribute__((aligned(64)));
 
 /* cpus[0] is the bootstrap CPU; cpus[1 .. ncpus-1] are started by smp_init(). */
 extern struct cpu cpus[COWVMM_MAX_CPUS];
@@ -42,6 +79,7 @@ extern unsigned ncpus;
 /* This CPU's control registers, descriptor tables and SYSCALL MSRs: the same
  * state on every CPU, set by the same code (cpu.c). */
 void cpu_init(struct cpu *c);
+void cpu_early(struct cpu *c);                /* GS.base only: mycpu() works from here on */
 void gdt_init(struct cpu *c);                 /* load c's GDT and TSS (gdt.c) */
 void tss_set_rsp0(struct cpu *c, uint64_t rsp0);
 
@@ -49,9 +87,39 @@ void tss_set_rsp0(struct cpu *c, uint64_t rsp0);
  * nothing with a single CPU. */
 void smp_init(void);
 
-/* The local APIC in x2APIC mode (apic.c); only with several CPUs: a
- * one-CPU VM has no in-kernel irqchip, so no APIC MSRs at all. */
-#define APIC_SPURIOUS_VECTOR 0xff
-void x2apic_enable(struct cpu *c);
+/* This CPU: GS.base in the kernel (cpu_init) -- one load, valid anywhere in
+ * the kernel after cpu_init, including interrupt handlers. */
+static inline struct cpu *mycpu(void)
+{
+	struct cpu *c;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(c));
+	return c;
+}
+/* For crash reports, which may run with GS.base not (yet) the kernel's: read
+ * the MSRs and accept only a pointer into cpus[].  NULL if neither is. */
+struct cpu *mycpu_safe(void);
 
+/*
+ * The local APIC in x2APIC mode (apic.c), on every CPU when the VMM gave us
+ * one (CPUID x2APIC: the in-kernel irqchip; it always does, but a VMM without
+ * one still runs a single CPU, without timer).  Vectors: 0x20 the timer,
+ * 0xf0 TLB shootdown, 0xf1 reschedule (wake an idle CPU, kick a running
+ * process into the kernel), 0xff spurious.
+ */
+#define TIMER_VECTOR 0x20
+#define IPI_SHOOTDOWN_VECTOR 0xf0
+#define IPI_RESCHED_VECTOR 0xf1
+#define APIC_SPURIOUS_VECTOR 0xff
+/* The scheduler's time slice: the LAPIC timer's period.  10 ms, Linux's
+ * HZ=100: long enough that a tick costs nothing measurable (one exit per
+ * 10 ms per CPU), short enough that a spinning process shares its CPU within
+ * a test's time.  Ticks interrupt user mode only to preempt it; the kernel
+ * itself is not preemptible (as Linux without CONFIG_PREEMPT). */
+#define TIMER_PERIOD_US 10000u
+extern int have_apic;                     /* x2APIC present and enabled */
+void x2apic_enable(struct cpu *c);        /* and start its timer */
+void apic_eoi(void);
+void apic_send_ipi(uint32_t cpu, uint8_t vector);
+
+#endif /* __ASSEMBLER__ */
 #endif

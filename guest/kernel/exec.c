@@ -1,6 +1,7 @@
 /* guest/kernel/exec.c — load an embedded user program (static ELF) into a fresh address space; start init. */
 #include "kernel.h"
 #include "mm.h"
+#include "spinlock.h"
 #include "proc.h"
 #include "x86.h"
 
@@ -123,6 +124,10 @@ int exec_program(struct proc *p, const char *name, int argc, char **argv)
 		return -ENOENT;
 	if (argc > MAX_ARGS)
 		return -EINVAL;
+	/* Linux kills the other threads first; this kernel asks for a process
+	 * that has only one (README: threads). */
+	if (p->leader && p->leader->nthreads > 1)
+		return -EBUSY;
 
 	struct mm mm;
 	int r = mm_init(&mm);
@@ -142,12 +147,23 @@ int exec_program(struct proc *p, const char *name, int argc, char **argv)
 	mm.brk = mm.heap_start;
 
 	/* Commit: from here on nothing can fail. */
-	struct mm old = p->mm;
-	p->mm = mm;
+	struct mm *cur = p->mm;
+	spin_lock(&cur->lock);
+	if (p == curproc)
+		switch_mm(mycpu(), NULL); /* off the old tables before they go */
+	KASSERT(!cur->cpumask);
+	struct mm old = *cur;
+	struct spinlock held = cur->lock; /* the new contents, under the same lock */
+	*cur = mm;
+	cur->lock = held;
 	p->cr3 = mm.pml4;
 	if (p == curproc)
-		write_cr3(mm.pml4);
+		switch_mm(mycpu(), cur);
+	spin_init(&old.lock, "mm (exec's old)");
+	spin_lock(&old.lock);
 	mm_release(&old);
+	spin_unlock(&old.lock);
+	spin_unlock(&cur->lock);
 	proc_set_name(p, name);
 	memset(p->sighand, 0, sizeof(p->sighand)); /* handlers do not survive exec */
 	memcpy(p->fxstate, fx_default, sizeof(p->fxstate));
@@ -223,7 +239,7 @@ _Noreturn void user_init(const char *cmdline)
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->rip = (uint64_t)forkret;
 	p->ctx = ctx;
-	p->state = COWVMM_PSTATE_RUNNABLE;
 	inject_start();
-	scheduler_start(p);
+	make_runnable(p);
+	scheduler_start();
 }

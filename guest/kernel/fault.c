@@ -1,51 +1,84 @@
-/* guest/kernel/fault.c — the user page-fault handler: demand zero pages, zero fill, and copy-on-write (copy or reuse). */
+/* guest/kernel/fault.c — the user page-fault handler: demand zero pages, zero fill, and copy-on-write (copy or reuse), under the mm's lock. */
 #include "kernel.h"
 #include "mm.h"
+#include "cpu.h"
 #include "proc.h"
+#include "spinlock.h"
 #include "x86.h"
 
 /* Install a fresh private frame for a write, replacing `old` (0 if none):
  * the new PTE is writable and already accessed+dirty (the write is about to
- * happen), the TLB entry is invalidated, then the old reference is dropped. */
-static void install_private(pte_t *pte, uint64_t va, uint64_t pa, uint32_t prot, uint64_t old)
+ * happen).  Linux's order: replace the PTE, flush it on every CPU that may
+ * cache the old translation (the other threads' CPUs), and only then drop
+ * the old frame's reference -- dropped first, the other sharer could reuse
+ * the frame in place while a stale TLB entry here still maps it. */
+static void install_private(struct mm *mm, pte_t *pte, uint64_t va, uint64_t pa, uint32_t prot, uint64_t old)
 {
 	*pte = pa | leaf_flags(prot) | PTE_A | PTE_D;
-	invlpg(va);
+	if (old && kbug(KBUG_PUT_BEFORE_FLUSH)) {
+		/* The bug kernel: the reference goes first.  It then lingers
+		 * ~1 ms before the flush, so the window a real kernel would leave
+		 * open for a few instructions is wide enough for a test to hit. */
+		frame_put(old);
+		old = 0;
+		uint64_t t0 = rdtsc(), wait = (boot.tsc_khz ? boot.tsc_khz : 4000000u);
+		while (rdtsc() - t0 < wait)
+			cpu_relax();
+	}
+	tlb_flush_mm(mm, va, va + PAGE_SIZE);
 	if (old)
 		frame_put(old);
 }
 
-/* Write fault on a present COW PTE (Linux do_wp_page). */
-static int do_wp_page(struct proc *p, pte_t *pte, uint64_t va, struct region *r)
+/* Write fault on a present COW PTE (Linux do_wp_page), mm->lock held; it may
+ * be dropped and taken again.  orig is the PTE as the caller saw it. */
+static int do_wp_page(struct proc *p, struct mm *mm, pte_t *pte, pte_t orig, uint64_t va, struct region *r)
 {
-	uint64_t old = *pte & PTE_ADDR;
+	uint64_t old = orig & PTE_ADDR;
 
+	/* Checkpoints with the lock held: handle_mm_fault closed the audit gate
+	 * (spinlock.c), so no other CPU is in a critical section meanwhile and
+	 * the before/after pair sees this fault alone, as on one CPU. */
 	checkpoint(COWVMM_CP_COW_BEFORE, p->pid, 0, 0, va, old >> PAGE_SHIFT, 0);
 	/* wp_page_reuse: the faulting PTE holds the only reference -- no other
 	 * PTE and no kernel pin (refcount counts both) -- so nobody can observe
-	 * the page changing: make it writable in place, copy nothing. */
+	 * the page changing: make it writable in place, copy nothing.  Still a
+	 * downgrade of nothing: no other CPU can cache a writable entry. */
 	if (frame_ref(old) == 1) {
-		*pte = (*pte | PTE_RW | PTE_A | PTE_D) & ~PTE_COW;
+		*pte = (orig | PTE_RW | PTE_A | PTE_D) & ~PTE_COW;
 		invlpg(va);
-		stats.cow_reuses++;
+		STAT_INC(cow_reuses);
+		mycpu()->fault_ev = COWVMM_EV_REUSE_FAULT;
 		checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, old >> PAGE_SHIFT);
 		return FAULT_OK;
 	}
-	/* wp_page_copy: someone else still references the frame. */
+	/* wp_page_copy: someone else still references the frame.  The copy is
+	 * made without the lock (as Linux copies without the PTL), then the PTE
+	 * is looked at again under it: another thread of this mm may have
+	 * broken the same COW meanwhile, and its copy is the one that counts --
+	 * ours goes back (no second copy installed, no frame leaked). */
+	spin_unlock(&mm->lock);
 	uint64_t new = frame_alloc(COWVMM_SITE_DATA_FRAME);
+	if (new)
+		copy_frame(new, old);
+	spin_lock(&mm->lock);
 	if (!new)
 		return FAULT_OOM;
-	copy_frame(new, old);
-	install_private(pte, va, new, r->prot, old);
-	stats.cow_copies++;
+	if (*pte != orig && !kbug(KBUG_NO_RECHECK)) {
+		frame_put(new);
+		STAT_INC(cow_races);
+		return FAULT_RETRY;
+	}
+	install_private(mm, pte, va, new, r->prot, old);
+	STAT_INC(cow_copies);
+	mycpu()->fault_ev = COWVMM_EV_COW_FAULT;
 	checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, new >> PAGE_SHIFT);
 	return FAULT_OK;
 }
 
-int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err)
+static int fault_locked(struct proc *p, struct mm *mm, uint64_t va, uint32_t err)
 {
 	int write = (err & X86_PF_W) != 0;
-	struct mm *mm = &p->mm;
 
 	if (va >= USER_TOP)
 		return FAULT_SEGV;
@@ -64,8 +97,9 @@ int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err)
 	pte_t *pte = walk(mm->pml4, va, 1, &oom);
 	if (!pte)
 		return FAULT_OOM;
+	pte_t e = *pte;
 
-	if (!(*pte & PTE_P)) {
+	if (!(e & PTE_P)) {
 		if (!write) {
 			/* First touch by a read: share the zero frame, read-only. */
 			frame_get(zero_frame_pa);
@@ -77,30 +111,60 @@ int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err)
 			return FAULT_OOM;
 		/* first touch by a write: a zeroed frame (not counted as a
 		 * zero fill, which means a write to the shared zero frame) */
-		install_private(pte, va, pa, r->prot, 0);
+		install_private(mm, pte, va, pa, r->prot, 0);
 		return FAULT_OK;
 	}
 
-	/* Nothing to change: another path (or a VMM-injected fault) already
-	 * made this access legal; a stale TLB entry is all that can be left. */
-	if ((*pte & PTE_US) && (!write || (*pte & PTE_RW))) {
+	/* Nothing to change: another path (another thread, or a VMM-injected
+	 * fault) already made this access legal; a stale TLB entry is all that
+	 * can be left. */
+	if ((e & PTE_US) && (!write || (e & PTE_RW))) {
 		invlpg(va);
-		stats.spurious_faults++;
+		STAT_INC(spurious_faults);
 		return FAULT_OK;
 	}
 
-	if (*pte & PTE_ZERO) {
+	if (e & PTE_ZERO) {
 		/* Write to the zero frame: a fresh zeroed frame, nothing to copy. */
 		uint64_t pa = frame_alloc_zeroed(COWVMM_SITE_DATA_FRAME);
 		if (!pa)
 			return FAULT_OOM;
-		install_private(pte, va, pa, r->prot, zero_frame_pa);
-		stats.zero_fills++;
+		install_private(mm, pte, va, pa, r->prot, zero_frame_pa);
+		STAT_INC(zero_fills);
+		mycpu()->fault_ev = COWVMM_EV_ZERO_FAULT;
 		return FAULT_OK;
 	}
-	if (*pte & PTE_COW)
-		return do_wp_page(p, pte, va, r);
+	if (e & PTE_COW)
+		return do_wp_page(p, mm, pte, e, va, r);
 	/* A read-only PTE without COW in a writable region is a kernel bug:
 	 * mprotect() marks such pages COW when it grants write access. */
-	panic("pid %d: read-only PTE %#lx without COW in writable region at %#lx", p->pid, *pte, va);
+	panic("pid %d: read-only PTE %#lx without COW in writable region at %#lx", p->pid, e, va);
+}
+
+int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err)
+{
+	struct mm *mm = p->mm;
+	int r;
+	/* Audited with several CPUs: the whole fault inside a closed audit gate
+	 * (the others wait at their first lock), so its checkpoints may be taken
+	 * under mm->lock and see a guest no other CPU is halfway through
+	 * changing.  It serializes faults -- only when the VMM audits. */
+	int gate = checkpoints_wanted && ncpus > 1;
+	if (gate)
+		audit_gate_close();
+	/* FAULT_RETRY: the PTE changed while the lock was dropped; the next
+	 * look sees what the other CPU did (bounded: each retry means another
+	 * CPU completed a change to this PTE). */
+	for (int tries = 0;; tries++) {
+		spin_lock(&mm->lock);
+		r = fault_locked(p, mm, va, err);
+		spin_unlock(&mm->lock);
+		if (r != FAULT_RETRY)
+			break;
+		if (tries == 1000)
+			panic("pid %d: fault at %#lx retried 1000 times", p->pid, va);
+	}
+	if (gate)
+		audit_gate_open();
+	return r;
 }

@@ -1,9 +1,13 @@
-/* guest/kernel/file.c — open files (shared by reference between fd tables) and per-process fd tables. */
+/* guest/kernel/file.c — open files (shared by reference between fd tables) and per-process fd tables, under file_lock. */
 #include "kernel.h"
 #include "proc.h"
+#include "spinlock.h"
 
 #define NFILE 128
 
+/* file_lock guards both pools, every reference count and every fd slot: the
+ * threads of a process share one fd table. */
+static struct spinlock file_lock = SPINLOCK_INIT("file");
 static struct file files[NFILE];
 static struct fdtable fdtables[NPROC];
 
@@ -12,31 +16,41 @@ struct file *file_alloc(void)
 {
 	if (should_fail(COWVMM_SITE_FDTABLE))
 		return NULL;
-	for (int i = 0; i < NFILE; i++)
+	struct file *f = NULL;
+	spin_lock(&file_lock);
+	for (int i = 0; i < NFILE && !f; i++)
 		if (files[i].ref == 0) {
 			memset(&files[i], 0, sizeof(files[i]));
 			files[i].ref = 1;
-			return &files[i];
+			f = &files[i];
 		}
-	return NULL;
+	spin_unlock(&file_lock);
+	return f;
 }
 
 struct file *file_dup(struct file *f)
 {
+	spin_lock(&file_lock);
 	KASSERT(f->ref > 0);
 	f->ref++;
+	spin_unlock(&file_lock);
 	return f;
 }
 
-/* The last close of a pipe end tells the pipe (EOF / EPIPE for the other side). */
+/* The last close of a pipe end tells the pipe (EOF / EPIPE for the other
+ * side), after file_lock is gone (the pipe's lock comes after it). */
 void file_close(struct file *f)
 {
+	spin_lock(&file_lock);
 	KASSERT(f->ref > 0);
-	if (--f->ref > 0)
-		return;
-	if (f->type == FT_PIPE)
-		pipe_close(f->pipe, f->writable);
-	f->type = FT_NONE;
+	int last = --f->ref == 0;
+	struct pipe *pipe = last && f->type == FT_PIPE ? f->pipe : NULL;
+	int writable = f->writable;
+	if (last)
+		f->type = FT_NONE;
+	spin_unlock(&file_lock);
+	if (pipe)
+		pipe_close(pipe, writable);
 }
 
 long file_read(struct file *f, uint64_t ubuf, uint64_t n)
@@ -50,7 +64,7 @@ long file_read(struct file *f, uint64_t ubuf, uint64_t n)
 
 long file_write(struct file *f, uint64_t ubuf, uint64_t n)
 {
-	static char buf[512];
+	char buf[256]; /* on the kernel stack: several CPUs write at once */
 	if (!f->writable)
 		return -EBADF;
 	if (f->type == FT_PIPE)
@@ -69,31 +83,76 @@ struct fdtable *fdtable_alloc(void)
 {
 	if (should_fail(COWVMM_SITE_FDTABLE))
 		return NULL;
-	for (int i = 0; i < NPROC; i++)
+	struct fdtable *t = NULL;
+	spin_lock(&file_lock);
+	for (int i = 0; i < NPROC && !t; i++)
 		if (!fdtables[i].used) {
 			memset(&fdtables[i], 0, sizeof(fdtables[i]));
 			fdtables[i].used = 1;
-			return &fdtables[i];
+			t = &fdtables[i];
 		}
-	return NULL;
+	spin_unlock(&file_lock);
+	return t;
+}
+
+/* fork's copy_files: one more reference on each open file. */
+void fdtable_copy(struct fdtable *dst, struct fdtable *src)
+{
+	spin_lock(&file_lock);
+	for (int fd = 0; fd < NOFILE; fd++)
+		if ((dst->fd[fd] = src->fd[fd]))
+			dst->fd[fd]->ref++;
+	spin_unlock(&file_lock);
 }
 
 void fdtable_free(struct fdtable *t)
 {
-	for (int fd = 0; fd < NOFILE; fd++)
-		if (t->fd[fd]) {
-			file_close(t->fd[fd]);
-			t->fd[fd] = NULL;
-		}
+	for (int fd = 0; fd < NOFILE; fd++) {
+		spin_lock(&file_lock);
+		struct file *f = t->fd[fd];
+		t->fd[fd] = NULL;
+		spin_unlock(&file_lock);
+		if (f)
+			file_close(f);
+	}
+	spin_lock(&file_lock);
 	t->used = 0;
+	spin_unlock(&file_lock);
 }
 
 int fd_install(struct proc *p, struct file *f)
 {
+	int r = -EMFILE;
+	spin_lock(&file_lock);
 	for (int fd = 0; fd < NOFILE; fd++)
 		if (!p->files->fd[fd]) {
 			p->files->fd[fd] = f;
-			return fd;
+			r = fd;
+			break;
 		}
-	return -EMFILE;
+	spin_unlock(&file_lock);
+	return r;
+}
+
+/* The file at fd with a reference of the caller's own (Linux's fdget): a
+ * sibling thread's close cannot free it mid-read.  fd_put() gives it back. */
+struct file *fd_get(struct proc *p, uint64_t fd)
+{
+	struct file *f = NULL;
+	spin_lock(&file_lock);
+	if (fd < NOFILE && p->files && (f = p->files->fd[fd]))
+		f->ref++;
+	spin_unlock(&file_lock);
+	return f;
+}
+
+/* Take fd out of the table; returns its file (the table's reference). */
+struct file *fd_remove(struct proc *p, uint64_t fd)
+{
+	struct file *f = NULL;
+	spin_lock(&file_lock);
+	if (fd < NOFILE && p->files && (f = p->files->fd[fd]))
+		p->files->fd[fd] = NULL;
+	spin_unlock(&file_lock);
+	return f;
 }

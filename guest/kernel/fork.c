@@ -1,7 +1,9 @@
-/* guest/kernel/fork.c — fork() as Linux's copy_process: share memory copy-on-write, copy fds and signal handlers, undo everything on failure. */
+/* guest/kernel/fork.c — fork() as Linux's copy_process: share memory copy-on-write, copy fds and signal handlers, undo everything on failure; clone() of a thread. */
 #include "kernel.h"
+#include "cpu.h"
 #include "mm.h"
 #include "proc.h"
+#include "spinlock.h"
 #include "x86.h"
 
 /* copy_files: a new descriptor table, one more reference on each open file. */
@@ -10,9 +12,7 @@ static int copy_files(struct proc *child, struct proc *parent)
 	child->files = fdtable_alloc();
 	if (!child->files)
 		return -ENOMEM;
-	for (int fd = 0; fd < NOFILE; fd++)
-		if (parent->files->fd[fd])
-			child->files->fd[fd] = file_dup(parent->files->fd[fd]);
+	fdtable_copy(child->files, parent->files);
 	return 0;
 }
 
@@ -30,41 +30,123 @@ static void copy_thread(struct proc *child, struct proc *parent)
 	fxsave(child->fxstate);
 }
 
+/* A new process: one thread, whatever the caller's group has (as Linux). */
 int do_fork(void)
 {
 	struct proc *parent = curproc, *child;
 	int r = proc_alloc(&child);
 	if (r) {
 		if (r == -ENOMEM)
-			stats.fork_failures++;
+			STAT_INC(fork_failures);
 		return r;
 	}
-	r = copy_mm(&child->mm, &parent->mm);
-	/* copy_mm write-protected the parent's PTEs (even if it then failed):
-	 * writable entries may still sit in the TLB, so flush them -- once,
-	 * whatever the number of pages -- before the parent runs user code. */
-	flush_tlb();
+	/* From the child's first reference to its becoming visible (RUNNABLE),
+	 * the books count PTEs the VMM cannot see yet: no audit in between.
+	 * Audited with several CPUs the whole fork runs inside a closed audit
+	 * gate (spinlock.c): its checkpoint must see parent and child as fork
+	 * left them, before a sibling thread's write breaks a COW page. */
+	int gate = checkpoints_wanted && ncpus > 1;
+	if (gate)
+		audit_gate_close();
+	audit_hold();
+	/* copy_mm write-protects the parent's PTEs (even if it then fails):
+	 * writable entries may still sit in the TLB of every CPU running one of
+	 * the parent's threads, so flush them there -- one round, whatever the
+	 * number of pages -- before the lock goes and any of them writes again
+	 * (a sibling thread's write through a stale writable entry would land in
+	 * the frame the child now shares: Linux 6.4's fork corruption). */
+	struct mm *pm = parent->mm;
+	spin_lock(&pm->lock);
+	r = copy_mm(&child->own_mm, pm);
+	if (!kbug(KBUG_FORK_NO_FLUSH))
+		tlb_flush_mm(pm, 0, 0);
+	else
+		flush_tlb(); /* the bug kernel: this CPU only */
+	spin_unlock(&pm->lock);
 	if (!r)
 		r = copy_files(child, parent);
 	if (r) {
-		mm_release(&child->mm);
+		spin_lock(&child->own_mm.lock);
+		mm_release(&child->own_mm);
+		spin_unlock(&child->own_mm.lock);
 		if (child->files) {
 			fdtable_free(child->files);
 			child->files = NULL;
 		}
+		spin_lock_irq(&sched_lock);
 		proc_free(child);
-		stats.fork_failures++;
+		spin_unlock_irq(&sched_lock);
+		audit_release();
+		if (gate)
+			audit_gate_open();
+		STAT_INC(fork_failures);
 		return -ENOMEM;
 	}
 	memcpy(child->sighand, parent->sighand, sizeof(child->sighand)); /* copy_sighand */
 	copy_thread(child, parent);
-	child->parent = parent;
-	child->ppid = parent->pid;
-	child->cr3 = child->mm.pml4;
+	child->parent = parent->leader;
+	child->ppid = parent->tgid;
+	child->cr3 = child->own_mm.pml4;
 	proc_set_name(child, parent->name);
+	int pid = child->pid;
 	/* Complete: only now may the scheduler (and the VMM's audit) see it. */
-	child->state = COWVMM_PSTATE_RUNNABLE;
-	stats.forks++;
-	checkpoint(COWVMM_CP_FORK, parent->pid, child->pid, 0, 0, 0, 0);
-	return child->pid;
+	make_runnable(child);
+	audit_release();
+	STAT_INC(forks);
+	checkpoint(COWVMM_CP_FORK, parent->pid, pid, 0, 0, 0, 0);
+	if (gate)
+		audit_gate_open();
+	return pid;
+}
+
+/*
+ * A new thread of the caller's process (Linux's clone with CLONE_VM |
+ * CLONE_FILES | CLONE_THREAD): the same mm and fd table, its own kernel
+ * stack and registers.  It starts at `entry` on user stack `ustack` with
+ * RDI = arg (guest/user/ulib.c's thread_create arranges a return into
+ * thread_exit).  Signal handlers are copied, not shared: a minimal kernel's
+ * simplification (doc: README's threads section).
+ */
+int do_clone(uint64_t ustack, uint64_t entry, uint64_t arg)
+{
+	struct proc *self = curproc, *leader = self->leader, *t;
+	if (entry >= USER_TOP || ustack > USER_TOP || (ustack & 7))
+		return -EINVAL;
+	int r = proc_alloc(&t);
+	if (r)
+		return r;
+	*t->tf = *self->tf;
+	t->tf->rip = entry;
+	t->tf->rsp = ustack;
+	t->tf->rdi = arg;
+	t->tf->rax = 0;
+	struct context *ctx = (struct context *)((uint64_t)t->tf - sizeof(*ctx));
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->rip = (uint64_t)forkret;
+	t->ctx = ctx;
+	fxsave(t->fxstate);
+	memcpy(t->sighand, self->sighand, sizeof(t->sighand));
+	t->leader = leader;
+	t->tgid = leader->pid;
+	t->mm = leader->mm;
+	t->files = leader->files;
+	t->parent = leader->parent;
+	t->ppid = leader->ppid;
+	t->cr3 = leader->mm->pml4;
+	proc_set_name(t, self->name);
+	int tid = t->pid;
+	spin_lock_irq(&sched_lock);
+	if (leader->group_exit || self->killed) {
+		/* exiting already: no new thread may join (Linux: -EINTR-like) */
+		t->files = NULL;
+		t->mm = &t->own_mm;
+		proc_free(t);
+		spin_unlock_irq(&sched_lock);
+		return -EINTR;
+	}
+	leader->nthreads++;
+	spin_unlock_irq(&sched_lock);
+	STAT_INC(threads);
+	make_runnable(t);
+	return tid;
 }

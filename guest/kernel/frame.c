@@ -1,6 +1,7 @@
 /* guest/kernel/frame.c — the physical frame allocator: a free list, a reference count and a pin count per frame. */
 #include "kernel.h"
 #include "mm.h"
+#include "spinlock.h"
 
 /* Both arrays are indexed by frame number over all of RAM, so the VMM can
  * read them without knowing the allocator's internals (HC_DESCRIBE). */
@@ -9,14 +10,26 @@ uint32_t *frame_pins;
 uint64_t nframes, first_frame, free_frames, total_frames;
 uint64_t zero_frame_pa;
 
-/* Free frames are chained through their first 8 bytes (via the direct map). */
+/* Free frames are chained through their first 8 bytes (via the direct map).
+ * frame_lock guards the list, the zeroed cache and free_frames; refcounts
+ * and pins change with atomic instructions, so fork's per-page reference
+ * (copy_range) costs no lock.  A frame's last reference is dropped by exactly
+ * one CPU (the atomic decrement that reaches 0), which alone pushes it. */
 static uint64_t free_head;
+static struct spinlock frame_lock = SPINLOCK_INIT("frame");
 
 static void free_push(uint64_t pa)
 {
 	*(uint64_t *)phys_to_virt(pa) = free_head;
 	free_head = pa;
 	free_frames++;
+}
+
+static void free_push_locked(uint64_t pa)
+{
+	spin_lock(&frame_lock);
+	free_push(pa);
+	spin_unlock(&frame_lock);
 }
 
 static int reserved_by_vmm(uint64_t pa)
@@ -71,12 +84,15 @@ void frames_init(uint64_t ram_size, uint64_t kernel_end)
 static uint64_t zcache[ZCACHE_MAX];
 static int zcache_n;
 
-/* Take a free frame: refcount 1 (the caller's reference). */
-static inline __attribute__((always_inline)) uint64_t frame_take(uint64_t pa)
+/* Take a free frame (under frame_lock): refcount 1 (the caller's
+ * reference), and a pin too for a kernel page -- in the same critical
+ * section, so the VMM's audit never sees a kernel page without its pin. */
+static inline __attribute__((always_inline)) uint64_t frame_take(uint64_t pa, uint32_t pins)
 {
 	uint64_t f = pa >> PAGE_SHIFT;
 	KASSERT(frame_refcount[f] == 0 && frame_pins[f] == 0);
 	frame_refcount[f] = 1;
+	frame_pins[f] = pins;
 	free_frames--;
 	return pa;
 }
@@ -89,31 +105,36 @@ static void zero_page(uint64_t pa)
 }
 
 /* Only when the free list is empty: the cached zeroed frames are free too. */
-static __attribute__((noinline)) uint64_t frame_alloc_cached(void)
+static __attribute__((noinline)) uint64_t frame_alloc_cached(uint32_t pins)
 {
-	return zcache_n ? frame_take(zcache[--zcache_n]) : 0;
+	return zcache_n ? frame_take(zcache[--zcache_n], pins) : 0;
 }
 
 /* Inlined into both allocators: the fault path's allocation stays lean. */
-static inline __attribute__((always_inline)) uint64_t frame_pop(int site)
+static inline __attribute__((always_inline)) uint64_t frame_pop(int site, uint32_t pins)
 {
 	if (should_fail(site))
 		return 0;
+	spin_lock(&frame_lock);
 	uint64_t pa = free_head;
 	if (__builtin_expect(!pa, 0))
-		return frame_alloc_cached();
-	free_head = *(uint64_t *)phys_to_virt(pa);
-	return frame_take(pa);
+		pa = frame_alloc_cached(pins);
+	else {
+		free_head = *(uint64_t *)phys_to_virt(pa);
+		frame_take(pa, pins);
+	}
+	spin_unlock(&frame_lock);
+	return pa;
 }
 
 uint64_t frame_alloc(int site)
 {
-	return frame_pop(site);
+	return frame_pop(site, 0);
 }
 
 uint64_t frame_alloc_zeroed(int site)
 {
-	uint64_t pa = frame_pop(site);
+	uint64_t pa = frame_pop(site, 0);
 	if (pa)
 		zero_page(pa);
 	return pa;
@@ -123,28 +144,36 @@ void frame_get(uint64_t pa)
 {
 	uint64_t f = pa >> PAGE_SHIFT;
 	KASSERT(f >= first_frame && f < nframes && frame_refcount[f] > 0);
-	frame_refcount[f]++;
+	__atomic_fetch_add(&frame_refcount[f], 1, __ATOMIC_RELAXED);
 }
 
 void frame_put(uint64_t pa)
 {
 	uint64_t f = pa >> PAGE_SHIFT;
 	KASSERT(f >= first_frame && f < nframes);
-	if (frame_refcount[f] == 0)
+	uint32_t old = __atomic_fetch_sub(&frame_refcount[f], 1, __ATOMIC_ACQ_REL);
+	if (old == 0)
 		panic("frame %#lx freed twice", f);
-	KASSERT(frame_refcount[f] > frame_pins[f]);
-	if (--frame_refcount[f] == 0)
-		free_push(pa);
+	if (old == 1) {
+		KASSERT(frame_pins[f] == 0);
+		free_push_locked(pa);
+	}
 }
 
 /* Kernel-owned frames carry a pin so "refcount == PTEs + pins" holds for
  * every allocated frame, page tables and kernel stacks included. */
 uint64_t kpage_alloc(int site)
 {
-	uint64_t pa = frame_alloc_zeroed(site);
+	uint64_t pa = frame_pop(site, 1);
 	if (pa)
-		frame_pins[pa >> PAGE_SHIFT] = 1;
+		zero_page(pa);
 	return pa;
+}
+
+/* A pinned kernel frame, contents undefined (kernel stacks). */
+uint64_t kpage_alloc_nozero(int site)
+{
+	return frame_pop(site, 1);
 }
 
 void kpage_free(uint64_t pa)
@@ -155,13 +184,14 @@ void kpage_free(uint64_t pa)
 /* A page table: as kpage_alloc, but from the zeroed cache when it has one. */
 uint64_t pt_alloc(int site)
 {
-	if (!zcache_n)
+	if (!__atomic_load_n(&zcache_n, __ATOMIC_RELAXED))
 		return kpage_alloc(site);
 	if (should_fail(site))
 		return 0;
-	uint64_t pa = frame_take(zcache[--zcache_n]);
-	frame_pins[pa >> PAGE_SHIFT] = 1;
-	return pa;
+	spin_lock(&frame_lock);
+	uint64_t pa = zcache_n ? frame_take(zcache[--zcache_n], 1) : 0;
+	spin_unlock(&frame_lock);
+	return pa ? pa : kpage_alloc(-1); /* the cache emptied meanwhile; the site was asked */
 }
 
 /* The caller guarantees the table is all zero again (free_level). */
@@ -169,28 +199,43 @@ void pt_free_zeroed(uint64_t pa)
 {
 	uint64_t f = pa >> PAGE_SHIFT;
 	KASSERT(f >= first_frame && f < nframes && frame_pins[f] == 1 && frame_refcount[f] == 1);
+	spin_lock(&frame_lock);
 	if (zcache_n == ZCACHE_MAX) {
-		kpage_free(pa);
-		return;
+		frame_pins[f] = 0;
+		frame_refcount[f] = 0;
+		free_push(pa);
+	} else {
+		frame_pins[f] = 0;
+		frame_refcount[f] = 0;
+		free_frames++;
+		zcache[zcache_n++] = pa;
 	}
-	frame_pins[f] = 0;
-	frame_refcount[f] = 0;
-	free_frames++;
-	zcache[zcache_n++] = pa;
+	spin_unlock(&frame_lock);
 }
 
+/* Pin and unpin change both counts under frame_lock, so nobody (the VMM's
+ * audit included) sees one changed without the other. */
 void frame_pin(uint64_t pa)
 {
-	frame_get(pa);
-	frame_pins[pa >> PAGE_SHIFT]++;
+	uint64_t f = pa >> PAGE_SHIFT;
+	KASSERT(f >= first_frame && f < nframes && frame_refcount[f] > 0);
+	spin_lock(&frame_lock);
+	__atomic_fetch_add(&frame_refcount[f], 1, __ATOMIC_RELAXED);
+	frame_pins[f]++;
+	spin_unlock(&frame_lock);
 }
 
 void frame_unpin(uint64_t pa)
 {
 	uint64_t f = pa >> PAGE_SHIFT;
 	KASSERT(f >= first_frame && f < nframes && frame_pins[f] > 0);
+	spin_lock(&frame_lock);
 	frame_pins[f]--;
-	frame_put(pa);
+	uint32_t old = __atomic_fetch_sub(&frame_refcount[f], 1, __ATOMIC_ACQ_REL);
+	KASSERT(old > 0);
+	if (old == 1)
+		free_push(pa);
+	spin_unlock(&frame_lock);
 }
 
 void copy_frame(uint64_t dst, uint64_t src)

@@ -1,11 +1,13 @@
 /* guest/kernel/inject.c — fault injection: every allocation site asks should_fail(site) first (rules of abi.h). */
 #include "kernel.h"
+#include "spinlock.h"
 
 /* The plan in force: the VMM's (boot_info.inject_gpa) or our own, armed by
  * SYS_failnth.  Counting is global to the kernel, not per process. */
 static struct cowvmm_inject_plan builtin;
 static struct cowvmm_inject_plan *plan = &builtin;
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static struct spinlock rng_lock = SPINLOCK_INIT("inject rng");
 /* Off while the kernel builds init: a failure there could only end the run
  * (Linux panics without init too), so plans count from init's first
  * instruction on -- the allocations of user-visible operations. */
@@ -47,7 +49,9 @@ int should_fail(int site)
 	if (site < 0 || site >= COWVMM_SITE_COUNT || !inject_live)
 		return 0;
 	struct cowvmm_inject_rule *r = &plan->rule[plan->any_site ? 0 : site];
-	uint64_t n = ++r->calls;
+	/* Several CPUs allocate at once: each call gets its own number (which
+	 * call is the nth is then up to the interleaving, as it would be). */
+	uint64_t n = __atomic_add_fetch(&r->calls, 1, __ATOMIC_RELAXED);
 	int fail = 0;
 	switch (r->mode) {
 	case COWVMM_INJ_NTH:
@@ -60,13 +64,15 @@ int should_fail(int site)
 		fail = r->nth && n % r->nth == 0;
 		break;
 	case COWVMM_INJ_RANDOM:
+		spin_lock(&rng_lock);
 		fail = rng_next() % 1000000u < r->ppm;
+		spin_unlock(&rng_lock);
 		break;
 	default:
 		break;
 	}
 	if (fail)
-		r->injected++;
+		__atomic_fetch_add(&r->injected, 1, __ATOMIC_RELAXED);
 	return fail;
 }
 

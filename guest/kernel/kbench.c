@@ -2,6 +2,7 @@
 #include "bench.h"
 #include "kbench.h"
 #include "mm.h"
+#include "spinlock.h"
 #include "syscalls.h"
 
 /* The ring lives in the kernel image, so it is one physically contiguous
@@ -25,36 +26,43 @@ static void hc_phase(uint32_t phase, uint64_t gpa, uint64_t count)
 	hypercall(COWVMM_HC_BENCH, &hc);
 }
 
-/* Which path the fault took is read off the counters it bumped. */
+/* The ring's fill level, with several CPUs timing faults at once. */
+static struct spinlock kbench_lock = SPINLOCK_INIT("kbench");
+
 void kbench_exit_slow(const struct kbench_mark *m, uint64_t t1)
 {
-	uint32_t ev;
-	if (stats.cow_copies != m->copies)
-		ev = COWVMM_EV_COW_FAULT;
-	else if (stats.cow_reuses != m->reuses)
-		ev = COWVMM_EV_REUSE_FAULT;
-	else if (stats.zero_fills != m->zero_fills)
-		ev = COWVMM_EV_ZERO_FAULT;
-	else
+	uint32_t ev = mycpu()->fault_ev;
+	if (ev == KBENCH_EV_NONE)
 		return; /* some other fault (demand fill, spurious, kill): not timed */
-	if (nring == KBENCH_RING) {
+	spin_lock(&kbench_lock);
+	if (nring == KBENCH_RING)
 		dropped++;
-		return;
-	}
-	ring[nring++] = (struct cowvmm_sample){ .event = ev, .arg = kbench.arg, .ticks = t1 - m->t0 };
+	else
+		ring[nring++] = (struct cowvmm_sample){ .event = ev, .arg = kbench.arg, .ticks = t1 - m->t0 };
+	spin_unlock(&kbench_lock);
 }
 
 /* Append user samples, checking each: the VMM refuses unknown events. */
 static long push(uint64_t usrc, uint64_t count)
 {
-	if (count > KBENCH_RING - nring)
-		return -ENOMEM;
-	if (copy_from_user(&ring[nring], usrc, count * sizeof(ring[0])) != 0)
-		return -EFAULT;
-	for (uint64_t i = 0; i < count; i++)
-		if (ring[nring + i].event >= COWVMM_EV_COUNT)
+	struct cowvmm_sample s;
+	if (count > KBENCH_RING - __atomic_load_n(&nring, __ATOMIC_RELAXED))
+		return -ENOMEM; /* all or nothing, unless faults on other CPUs fill it meanwhile */
+	for (uint64_t i = 0; i < count; i++) {
+		/* one at a time: the copy may fault, and faults take locks that
+		 * come before kbench_lock */
+		if (copy_from_user(&s, usrc + i * sizeof(s), sizeof(s)) != 0)
+			return -EFAULT;
+		if (s.event >= COWVMM_EV_COUNT)
 			return -EINVAL;
-	nring += count;
+		spin_lock(&kbench_lock);
+		int full = nring == KBENCH_RING;
+		if (!full)
+			ring[nring++] = s;
+		spin_unlock(&kbench_lock);
+		if (full)
+			return i ? (long)i : -ENOMEM;
+	}
 	return (long)count;
 }
 

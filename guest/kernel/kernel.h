@@ -42,9 +42,26 @@ _Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
 #define panic(...) panic_at(KFILE, __LINE__, __VA_ARGS__)
 #define BUG() panic("BUG")
 
+/*
+ * Bug kernels, for the tests that must show they catch each bug: `kbug=NAME`
+ * words at the front of the command line (main.c) switch one of the kernel's
+ * SMP safeguards off at run time.  Never set otherwise.
+ */
+enum {
+	KBUG_NO_SHOOTDOWN = 1u << 0,     /* tlb_flush_mm flushes this CPU only */
+	KBUG_PUT_BEFORE_FLUSH = 1u << 1, /* COW break drops the old frame before the shootdown */
+	KBUG_NO_RECHECK = 1u << 2,       /* COW fault installs its copy without re-checking the PTE */
+	KBUG_FORK_NO_FLUSH = 1u << 3,    /* fork write-protects the parent without a shootdown */
+	KBUG_NO_TIMER = 1u << 4,         /* no LAPIC timer: no preemption */
+};
+extern uint32_t kbugs;
+#define kbug(b) (__builtin_expect((kbugs & (b)) != 0, 0))
+
 /* Console (hypercall) output. */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void console_write(const char *buf, uint64_t len);
+void console_for_crash(void);          /* before a crash report: print even if the lock is stuck */
+struct cpu *dying_cpu(void);           /* this CPU for a crash report, even with a bad GS.base */
 #define kdebug(...) do { if (boot.flags & COWVMM_BOOT_F_VERBOSE) kprintf(__VA_ARGS__); } while (0)
 
 /* Shared library (guest/lib): formatting, memory and string helpers. */
@@ -53,6 +70,9 @@ void console_write(const char *buf, uint64_t len);
 /* A copy of the VMM's boot info, taken before anything can overwrite it. */
 extern struct cowvmm_boot_info boot;
 extern struct cowvmm_guest_stats stats;
+/* Several CPUs bump the counters: one locked add (one instruction, like the
+ * plain increment it replaces). */
+#define STAT_INC(f) __atomic_fetch_add(&stats.f, 1, __ATOMIC_RELAXED)
 
 /* Hypercalls (hypercall.c): arg must live in the kernel image (GPA < 4 GiB). */
 void hypercall(unsigned nr, void *arg);
@@ -77,9 +97,6 @@ long inject_arm(int site, int mode, uint64_t nth);
 void idt_init(void);                    /* build the IDT every CPU shares, once */
 void idt_load(void);                    /* ... and load it on this CPU */
 void syscall_init(void);
-/* Kernel stack for the `syscall` entry: one for the whole kernel, as only
- * CPU 0 runs processes yet (the other CPUs idle, smp.c). */
-extern uint64_t cpu_kstack_top;
 int ktest_run(const char *cmdline);
 
 #endif

@@ -7,12 +7,54 @@
 
 struct cowvmm_boot_info boot;
 struct cowvmm_guest_stats stats;
+uint32_t kbugs;
 extern char __kernel_end[];
 
 void kmain(uint64_t info_gpa, uint64_t magic);
 
+/* Bug-kernel switches (kernel.h): leading `kbug=NAME[,NAME...]` words are
+ * the kernel's; they are cut from the command line before init sees it. */
+static const struct { const char *name; uint32_t bit; } kbug_names[] = {
+	{ "noshootdown", KBUG_NO_SHOOTDOWN }, { "putbeforeflush", KBUG_PUT_BEFORE_FLUSH },
+	{ "norecheck", KBUG_NO_RECHECK },     { "forknoflush", KBUG_FORK_NO_FLUSH },
+	{ "notimer", KBUG_NO_TIMER },
+};
+
+static void parse_kbugs(char *line)
+{
+	char *s = line;
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		if (strncmp(s, "kbug=", 5))
+			break;
+		s += 5;
+		while (*s && *s != ' ') {
+			size_t n = 0;
+			while (s[n] && s[n] != ' ' && s[n] != ',')
+				n++;
+			uint32_t bit = 0;
+			for (size_t i = 0; i < ARRAY_SIZE(kbug_names); i++)
+				if (strlen(kbug_names[i].name) == n && !strncmp(s, kbug_names[i].name, n))
+					bit = kbug_names[i].bit;
+			if (!bit)
+				panic("unknown kbug '%.*s' (noshootdown putbeforeflush norecheck forknoflush notimer)",
+				      (int)n, s);
+			kbugs |= bit;
+			s += n;
+			if (*s == ',')
+				s++;
+		}
+	}
+	memmove(line, s, strlen(s) + 1);
+	if (kbugs)
+		kprintf("kernel: BUG KERNEL: safeguards off (kbug %#x)\n", kbugs);
+}
+
 void kmain(uint64_t info_gpa, uint64_t magic)
 {
+	/* GS.base first: every lock, the console's included, asks mycpu(). */
+	cpu_early(&cpus[0]);
 	/* The VMM's boot tables map low RAM at the direct map. */
 	memcpy(&boot, phys_to_virt(info_gpa), sizeof(boot));
 	boot.cmdline[COWVMM_CMDLINE_MAX - 1] = '\0';
@@ -22,6 +64,8 @@ void kmain(uint64_t info_gpa, uint64_t magic)
 		panic("bad boot magic %#lx / %#lx", magic, boot.magic);
 	if (boot.abi_version != COWVMM_ABI_VERSION)
 		panic("VMM speaks ABI %u, kernel %u", boot.abi_version, COWVMM_ABI_VERSION);
+
+	parse_kbugs(boot.cmdline);
 
 	idt_init();
 	cpu_init(&cpus[0]);

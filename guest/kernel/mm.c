@@ -6,6 +6,7 @@
 int mm_init(struct mm *mm)
 {
 	memset(mm, 0, sizeof(*mm));
+	spin_init(&mm->lock, "mm");
 	mm->pml4 = pml4_create();
 	mm->mmap_next = USER_MMAP_BASE;
 	return mm->pml4 ? 0 : -ENOMEM;
@@ -42,8 +43,12 @@ static int copy_range(uint64_t dst_pa, uint64_t src_pa, int level, uint64_t star
 				e = (e & ~PTE_RW) | PTE_COW;
 				src[i] = e;
 			}
-			/* frame_get() without its checks: this loop is fork's per-page cost */
-			frame_refcount[(e & PTE_ADDR) >> PAGE_SHIFT]++;
+			/* frame_get() without its checks: this loop is fork's per-page
+			 * cost.  Atomic all the same (a locked add, one instruction as
+			 * the plain one was): forks on other CPUs share frames with
+			 * this one (text, the zero frame), and a lost increment is a
+			 * frame freed while still mapped. */
+			__atomic_fetch_add(&frame_refcount[(e & PTE_ADDR) >> PAGE_SHIFT], 1, __ATOMIC_RELAXED);
 			dst[i] = e;
 		}
 		return 0;

@@ -3,6 +3,7 @@
 #define GUEST_MM_H
 
 #include "kernel.h"
+#include "spinlock.h"
 
 typedef uint64_t pte_t;
 
@@ -34,6 +35,7 @@ uint64_t frame_alloc_zeroed(int site);
 void frame_get(uint64_t pa);           /* one more reference */
 void frame_put(uint64_t pa);           /* drop one; frees at 0 */
 uint64_t kpage_alloc(int site);        /* zeroed, pinned kernel frame */
+uint64_t kpage_alloc_nozero(int site); /* pinned kernel frame, contents undefined */
 void kpage_free(uint64_t pa);
 uint64_t pt_alloc(int site);           /* a page table: zeroed, pinned (often from a cache of zeroed ones) */
 void pt_free_zeroed(uint64_t pa);      /* give back a page table whose entries are all zero again */
@@ -49,7 +51,8 @@ pte_t *walk(uint64_t pml4, uint64_t va, int alloc, int *oom);
 uint64_t pml4_create(void);            /* user half empty, kernel half shared; 0 if no memory */
 void free_user_tables(uint64_t pml4);  /* drops every leaf reference, frees every table */
 int map_page(uint64_t pml4, uint64_t va, uint64_t pa, uint64_t flags); /* 0 / -ENOMEM */
-void unmap_range(uint64_t pml4, uint64_t start, uint64_t end);
+struct mm;
+void unmap_range(struct mm *mm, uint64_t start, uint64_t end);
 uint64_t count_user_pages(uint64_t pml4);
 uint64_t kstack_va(int slot, int page);
 void kstack_map(uint64_t va, uint64_t pa);   /* pa 0 unmaps */
@@ -64,7 +67,16 @@ struct region {
 #define PROT_EXEC_K 4u
 #define NREGION 32
 
+/* One address space, shared by the threads of a process.  `lock` guards the
+ * regions and the page tables (Linux's mmap_lock and page-table lock in one:
+ * spinlock.h).  `cpumask` has bit i set while CPU i's CR3 points at pml4
+ * (switch_mm in sched.c; Linux's mm_cpumask): a TLB shootdown interrupts
+ * exactly those CPUs (tlb.c).  `users` counts its threads (under sched_lock):
+ * the last one to exit releases it. */
 struct mm {
+	struct spinlock lock;
+	uint32_t cpumask;
+	int users;
 	uint64_t pml4;       /* physical root; 0 once released */
 	struct region reg[NREGION];
 	int nreg;
@@ -85,9 +97,22 @@ void mm_release(struct mm *mm);                     /* give back every frame */
 int copy_mm(struct mm *dst, struct mm *src);        /* fork: share everything COW */
 
 /* ---- faults (fault.c) ----------------------------------------------------- */
-enum fault_result { FAULT_OK, FAULT_SEGV, FAULT_OOM };
+enum fault_result {
+	FAULT_OK, FAULT_SEGV, FAULT_OOM,
+	FAULT_RETRY,                          /* internal: the PTE changed under us, look again */
+};
 struct proc;
 int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err);
+
+/* ---- TLB shootdown (tlb.c) -------------------------------------------------
+ * After downgrading or removing PTEs of mm (mm->lock held, interrupts on),
+ * and BEFORE dropping the references of the frames they mapped: flush
+ * [start, end) -- end 0: everything -- on every CPU that has mm loaded, this
+ * one included, and wait until each has.  An mm loaded nowhere else costs no
+ * IPI.  Linux's flush_tlb_mm_range, in Linux's order: a frame freed before
+ * the flush could be reused while a stale TLB entry elsewhere still maps it. */
+void tlb_flush_mm(struct mm *mm, uint64_t start, uint64_t end);
+void tlb_shootdown_interrupt(void);    /* the IPI's handler (trap.c) */
 
 /* ---- user copies (uaccess.c / uaccess.S) ---------------------------------- */
 int copy_to_user(uint64_t udst, const void *src, uint64_t n);   /* 0 / -EFAULT */

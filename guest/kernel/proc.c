@@ -1,9 +1,11 @@
 /* guest/kernel/proc.c — the process table (read by the VMM), pids, and per-process kernel stacks. */
 #include "kernel.h"
 #include "mm.h"
+#include "spinlock.h"
 #include "proc.h"
 #include "x86.h"
 
+/* Slots, pids, states and parent links change under sched_lock (sched.c). */
 struct proc proctab[NPROC];
 static int32_t next_pid = 1;
 
@@ -46,20 +48,27 @@ int proc_alloc(struct proc **out)
 	struct proc *p = NULL;
 	if (should_fail(COWVMM_SITE_TASK))
 		return -ENOMEM;
+	spin_lock_irq(&sched_lock);
 	for (int i = 0; i < NPROC && !p; i++)
 		if (proctab[i].state == COWVMM_PSTATE_UNUSED)
 			p = &proctab[i];
+	if (p) {
+		memset(p, 0, sizeof(*p));
+		p->pid = next_pid++;
+		p->tgid = p->pid; /* before anyone (the VMM) can see the slot */
+		p->state = COWVMM_PSTATE_EMBRYO;
+	}
+	spin_unlock_irq(&sched_lock);
 	if (!p)
 		return -EAGAIN;
-	memset(p, 0, sizeof(*p));
 	int slot = (int)(p - proctab);
 	for (int i = 0; i < KSTACK_PAGES; i++) {
 		/* not zeroed: a stack needs no initial contents */
-		uint64_t pa = frame_alloc(COWVMM_SITE_KSTACK);
-		if (pa)
-			frame_pins[pa >> PAGE_SHIFT] = 1;
+		uint64_t pa = kpage_alloc_nozero(COWVMM_SITE_KSTACK);
 		if (!pa) {
-			kstack_release(p);
+			spin_lock_irq(&sched_lock);
+			proc_free(p);
+			spin_unlock_irq(&sched_lock);
 			return -ENOMEM;
 		}
 		p->kstack_pa[i] = pa;
@@ -67,17 +76,22 @@ int proc_alloc(struct proc **out)
 	}
 	p->kstack = kstack_va(slot, 0);
 	p->tf = (struct trapframe *)(p->kstack + KSTACK_SIZE - sizeof(struct trapframe));
-	p->pid = next_pid++;
-	p->state = COWVMM_PSTATE_EMBRYO;
+	p->mm = &p->own_mm;
+	p->leader = p;
+	p->nthreads = 1; /* a process of one thread, until clone adds some */
 	*out = p;
 	return 0;
 }
 
-/* Reap: everything else was released at exit (or never taken). */
+/* Reap (under sched_lock): everything else was released at exit (or never
+ * taken).  The slot's kernel stack is unmapped here and only here; a CPU
+ * that still caches its translation reloads CR3 before it can use the slot
+ * again (sched.c). */
 void proc_free(struct proc *p)
 {
+	KASSERT(spin_holding(&sched_lock));
 	KASSERT(p != curproc);
-	KASSERT(!p->mm.pml4 && !p->files);
+	KASSERT(!p->own_mm.pml4 && !p->files);
 	kstack_release(p);
 	memset(p, 0, sizeof(*p));
 	p->state = COWVMM_PSTATE_UNUSED;

@@ -3,6 +3,7 @@
 #define GUEST_PROC_H
 
 #include "kernel.h"
+#include "cpu.h"
 #include "mm.h"
 
 /* Registers saved on the kernel stack by every trap and system-call entry
@@ -37,12 +38,25 @@ struct proc {
 	int32_t pid;            /* 0 = free slot */
 	int32_t ppid;
 	uint32_t state;         /* COWVMM_PSTATE_* */
-	uint32_t pad0;
+	int32_t tgid;           /* thread group (= the leader's pid; = pid for a process's first thread) */
 	uint64_t cr3;           /* page-table root, 0 when the address space is gone */
 	char name[16];
 	/* --- kernel-private below --- */
-	struct proc *parent;
-	struct mm mm;
+	/* Threads (clone.c): a process is a group of threads sharing the
+	 * leader's mm and fd table.  The leader's slot lives until the last
+	 * thread is gone (its own_mm is the group's); the other threads' slots
+	 * are freed by the scheduler as soon as they are off their CPU. */
+	struct proc *leader;    /* the group's first thread (itself for a leader) */
+	int nthreads;           /* leader only: live threads of the group (under sched_lock) */
+	int group_exit;         /* leader only: the group is exiting, with group_status */
+	int group_status;
+	int group_done;         /* leader only: the last thread has released everything: reapable */
+	int self_reap;          /* a non-leader thread that has exited: freed by sched_finish */
+	int reaping;            /* a zombie the parent is collecting (do_waitpid) */
+	struct proc *parent;    /* a group leader: children belong to the whole group */
+	struct mm *mm;          /* the address space it runs in: own_mm, or its group leader's */
+	struct mm own_mm;       /* a group leader's (every process's) address space */
+	int32_t cpu;            /* where it runs or ran last */
 	struct context *ctx;    /* saved by swtch() */
 	uint64_t kstack;        /* base virtual address (KSTACK_SIZE bytes) */
 	uint64_t kstack_pa[KSTACK_PAGES];
@@ -57,8 +71,13 @@ struct proc {
 } __attribute__((aligned(64)));
 
 extern struct proc proctab[NPROC];
-extern struct proc *curproc;
+/* The process this CPU runs (NULL in its scheduler loop).  Stable in kernel
+ * code between two sleeps: the kernel is not preemptible, so a process moves
+ * to another CPU only inside sched(). */
+#define curproc (mycpu()->proc)
 extern uint8_t fx_default[512];
+struct spinlock;
+extern struct spinlock sched_lock;
 
 /* proc.c */
 int proc_alloc(struct proc **out);     /* EMBRYO slot with pid and kernel stack; -EAGAIN/-ENOMEM */
@@ -68,20 +87,28 @@ void proc_set_name(struct proc *p, const char *name);
 struct proc *initproc(void);
 
 /* sched.c */
-_Noreturn void scheduler_start(struct proc *first);
-void schedule(void);                   /* run something else; current state already set */
-void sleep_on(void *chan);
+struct cpu;
+_Noreturn void scheduler_start(void);  /* this CPU's scheduler loop, forever */
+void sched(void);                      /* under sched_lock, state already set: run something else */
+void sched_finish(struct proc *p);     /* exit.c: p just left its CPU (under sched_lock) */
+void switch_mm(struct cpu *c, struct mm *next);
+void sleep_on(void *chan, struct spinlock *lk);
 void wakeup(void *chan);
+void wakeup_locked(void *chan);        /* under sched_lock */
+void make_runnable(struct proc *p);
 void yield_cpu(void);
 void swtch(struct context **old, struct context *new);
 void forkret(void);
 
 /* fork.c / exit.c / exec.c */
 int do_fork(void);
-_Noreturn void do_exit(int wstatus);
+int do_clone(uint64_t ustack, uint64_t entry, uint64_t arg);
+_Noreturn void do_exit(int wstatus);         /* the whole process (exit_group) */
+_Noreturn void do_thread_exit(int wstatus);  /* this thread; the process if it is the last */
 int do_waitpid(int pid, uint64_t ustatus, int options);
 int do_kill(int pid, int sig);
 void kill_proc(struct proc *p, int sig);
+void kill_proc_locked(struct proc *p, int sig); /* under sched_lock */
 int exec_program(struct proc *p, const char *name, int argc, char **argv);
 _Noreturn void user_init(const char *cmdline);
 int program_exists(const char *name);
@@ -103,6 +130,9 @@ long file_write(struct file *f, uint64_t ubuf, uint64_t n);
 struct fdtable *fdtable_alloc(void);
 void fdtable_free(struct fdtable *t);  /* closes every fd */
 int fd_install(struct proc *p, struct file *f);
+void fdtable_copy(struct fdtable *dst, struct fdtable *src);
+struct file *fd_get(struct proc *p, uint64_t fd);    /* with a reference: file_close() it */
+struct file *fd_remove(struct proc *p, uint64_t fd); /* the table's reference, to file_close() */
 int pipe_alloc(struct file **rf, struct file **wf);
 void pipe_close(struct pipe *p, int writable);
 long pipe_read(struct pipe *p, uint64_t ubuf, uint64_t n);

@@ -1,31 +1,52 @@
-/* guest/kernel/sched.c — round-robin scheduling without a timer: processes run until they block, yield or exit. */
+/* guest/kernel/sched.c — the scheduler on every CPU: one global run queue, a scheduler loop per CPU, sleep/wakeup, preemption at the timer tick. */
 #include "kernel.h"
 #include "cowvmm/names.h"
 #include "cpu.h"
 #include "mm.h"
 #include "proc.h"
+#include "spinlock.h"
 #include "x86.h"
 
-struct proc *curproc;
-uint64_t cpu_kstack_top;
+/*
+ * One run queue for all CPUs -- the process table itself, scanned round robin
+ * under sched_lock -- rather than Linux's per-CPU queues: with at most 16
+ * CPUs and 64 processes a scan is short, there is nothing to balance, and a
+ * runnable process is picked up by whichever CPU is free first, which is
+ * what the SMP tests want (two threads of one process on two CPUs at once).
+ *
+ * Each CPU runs scheduler() on its own stack (xv6's design): a process gives
+ * up its CPU with sched(), which switches to that loop, never directly to
+ * another process.  The loop loads the process's page tables before running
+ * it and the kernel's after (switch_mm), so a CPU's CR3 names a live address
+ * space at all times: the VMM's audit checks exactly that, and the page
+ * tables of an exited process are never left loaded anywhere.  The CR3 write
+ * also flushes every non-global TLB entry, which is what makes re-using a
+ * kernel-stack slot safe (its pages are remapped when a slot is reused; a
+ * CPU that ran the slot's previous owner reloads CR3 before it can touch the
+ * new one).  The kernel uses no PCIDs and no global pages for that reason.
+ */
+struct spinlock sched_lock = SPINLOCK_INIT("sched");
 uint8_t fx_default[512] __attribute__((aligned(16)));
+static int rr_last = NPROC - 1; /* slot picked last: the scan starts after it */
 
-static void switch_to(struct proc *next)
+/* Load mm (NULL: the kernel's tables) on this CPU.  The CPU joins the new
+ * mm's cpumask BEFORE its CR3 points there, with a locked operation (a full
+ * barrier): a shootdown that changes a PTE and then reads the mask either
+ * sees this CPU in it, or this CPU's CR3 load comes after the PTE store and
+ * its TLB starts empty (tlb.c).  It leaves the old mask only after CR3 no
+ * longer points at the old tables. */
+void switch_mm(struct cpu *c, struct mm *next)
 {
-	struct proc *prev = curproc;
-	next->state = COWVMM_PSTATE_RUNNING;
-	if (next == prev)
+	struct mm *prev = c->mm;
+	if (prev == next)
 		return;
-	curproc = next;
-	/* The CPU takes traps from user mode on TSS.rsp0; `syscall` on ours.
-	 * Processes run on CPU 0 only, for now (the others idle: smp.c). */
-	cpu_kstack_top = next->kstack + KSTACK_SIZE;
-	tss_set_rsp0(&cpus[0], cpu_kstack_top);
-	write_cr3(next->mm.pml4 ? next->mm.pml4 : kernel_pml4_pa);
-	/* The kernel never touches FPU/SSE, so this is the user's state. */
-	fxsave(prev->fxstate);
-	fxrstor(next->fxstate);
-	swtch(&prev->ctx, next->ctx);
+	uint32_t bit = 1u << c->id;
+	if (next)
+		__atomic_fetch_or(&next->cpumask, bit, __ATOMIC_SEQ_CST);
+	write_cr3(next ? next->pml4 : kernel_pml4_pa);
+	c->mm = next;
+	if (prev)
+		__atomic_fetch_and(&prev->cpumask, ~bit, __ATOMIC_RELEASE);
 }
 
 static void dump_procs(void)
@@ -33,61 +54,207 @@ static void dump_procs(void)
 	for (int i = 0; i < NPROC; i++) {
 		struct proc *p = &proctab[i];
 		if (p->state != COWVMM_PSTATE_UNUSED)
-			kprintf("  pid %d ppid %d %s %s\n", p->pid, p->ppid, cowvmm_pstate_name(p->state), p->name);
+			kprintf("  pid %d ppid %d %s %s%s\n", p->pid, p->ppid, cowvmm_pstate_name(p->state), p->name,
+				p->chan ? " (sleeping)" : "");
 	}
 }
 
-/* Pick the next runnable process after the current one (round robin). */
-void schedule(void)
+/* Nobody can run, nobody is running, and somebody sleeps: with no devices
+ * and no timed sleep, nothing can ever wake it.  Called under sched_lock. */
+static void check_deadlock(void)
 {
-	int start = curproc ? (int)(curproc - proctab) : NPROC - 1;
-	for (int k = 1; k <= NPROC; k++) {
-		struct proc *p = &proctab[(start + k) % NPROC];
-		if (p->state == COWVMM_PSTATE_RUNNABLE) {
-			switch_to(p);
+	int sleeping = 0;
+	for (int i = 0; i < NPROC; i++) {
+		uint32_t st = proctab[i].state;
+		if (st == COWVMM_PSTATE_RUNNABLE || st == COWVMM_PSTATE_RUNNING || st == COWVMM_PSTATE_EMBRYO)
 			return;
+		sleeping += st == COWVMM_PSTATE_SLEEPING;
+	}
+	if (sleeping) {
+		dump_procs();
+		panic("deadlock: every process is blocked");
+	}
+}
+
+/* Under sched_lock: the next runnable process after the one picked last. */
+static struct proc *pick(void)
+{
+	for (int k = 1; k <= NPROC; k++) {
+		int i = (rr_last + k) % NPROC;
+		if (proctab[i].state == COWVMM_PSTATE_RUNNABLE) {
+			rr_last = i;
+			return &proctab[i];
 		}
 	}
-	/* No timer and no devices: if nobody can run, nobody ever will. */
-	dump_procs();
-	panic("deadlock: every process is blocked");
+	return NULL;
 }
 
-_Noreturn void scheduler_start(struct proc *first)
+/* Wake one idle CPU, if there is one, to pick up newly runnable work (under
+ * sched_lock).  Without it an idle CPU would wait for its next timer tick. */
+static void kick_idle(void)
 {
-	static struct proc boot_task; /* holds the boot stack's context, never resumed */
-	curproc = &boot_task;
-	switch_to(first);
-	panic("boot task resumed");
+	if (!have_apic)
+		return;
+	uint32_t me = mycpu()->id;
+	for (unsigned i = 0; i < ncpus; i++)
+		if (i != me && cpus[i].idle) {
+			cpus[i].idle = 0;
+			apic_send_ipi(i, IPI_RESCHED_VECTOR);
+			STAT_INC(ipis_sent);
+			return;
+		}
 }
 
-void sleep_on(void *chan)
+_Noreturn static void scheduler(void)
 {
-	curproc->chan = chan;
-	curproc->state = COWVMM_PSTATE_SLEEPING;
-	schedule();
-	curproc->chan = NULL;
+	struct cpu *c = mycpu();
+	for (;;) {
+		__asm__ volatile("sti" ::: "memory"); /* let ticks and IPIs in between rounds */
+		spin_lock_irq(&sched_lock);
+		struct proc *p = pick();
+		if (!p) {
+			check_deadlock();
+			/* Idle until an interrupt: the tick, or kick_idle's IPI.  The
+			 * lock goes with interrupts still off, and `sti; hlt` opens
+			 * them only as HLT starts, so a wake-up sent in between is
+			 * not slept through. */
+			c->idle = 1;
+			spin_unlock(&sched_lock);
+			KASSERT(c->ncli == 1);
+			c->ncli = 0;
+			__asm__ volatile("sti; hlt" ::: "memory");
+			c->idle = 0;
+			continue;
+		}
+		p->state = COWVMM_PSTATE_RUNNING;
+		p->cpu = (int32_t)c->id;
+		c->proc = p;
+		/* The CPU takes traps from user mode on TSS.rsp0, `syscall` on ours. */
+		c->syscall_rsp = p->kstack + KSTACK_SIZE;
+		tss_set_rsp0(c, c->syscall_rsp);
+		switch_mm(c, p->mm && p->mm->pml4 ? p->mm : NULL);
+		/* The kernel never touches FPU/SSE: this is the user's state. */
+		fxrstor(p->fxstate);
+		swtch(&c->sched_ctx, p->ctx);
+		/* p called sched(): it is off this CPU, sched_lock still held. */
+		c->proc = NULL;
+		switch_mm(c, NULL);
+		sched_finish(p);
+		spin_unlock_irq(&sched_lock);
+	}
+}
+
+/* Give the CPU back to its scheduler loop.  The caller holds sched_lock (and
+ * no other lock: it would be held across the sleep) and has set its state. */
+void sched(void)
+{
+	struct cpu *c = mycpu();
+	struct proc *p = c->proc;
+	if (!spin_holding(&sched_lock) || c->nlocks != 1 || c->ncli != 1)
+		panic("sched: pid %d switches with locks held (%d) or interrupts nested (%d)", p->pid, c->nlocks, c->ncli);
+	KASSERT(p->state != COWVMM_PSTATE_RUNNING && !irqs_enabled());
+	fxsave(p->fxstate);
+	int intena = c->intena;
+	swtch(&p->ctx, c->sched_ctx);
+	mycpu()->intena = intena; /* maybe another CPU now */
+}
+
+/* A new process's or thread's first instruction on its kernel stack
+ * (trapasm.S's forkret): scheduler() switched here holding sched_lock. */
+void forkret_unlock(void);
+void forkret_unlock(void)
+{
+	spin_unlock_irq(&sched_lock);
+}
+
+/* The boot CPU, once init is runnable; the others from ap_main. */
+_Noreturn void scheduler_start(void)
+{
+	scheduler();
+}
+
+/* Sleep on chan, atomically releasing lk (which must be held, and is held
+ * again on return): a wakeup() between the caller's test and the sleep
+ * cannot be lost, as wakeup() needs lk or sched_lock, and sleep holds one of
+ * them throughout. */
+void sleep_on(void *chan, struct spinlock *lk)
+{
+	struct proc *p = curproc;
+	if (lk != &sched_lock) {
+		spin_lock_irq(&sched_lock);
+		spin_unlock(lk);
+	}
+	/* Killed between the caller's test and here (kill needs only
+	 * sched_lock, not lk): do not sleep, the caller's loop sees it.  Every
+	 * sleep in this kernel is interruptible. */
+	if (!p->killed) {
+		p->chan = chan;
+		p->state = COWVMM_PSTATE_SLEEPING;
+		sched();
+		p->chan = NULL;
+	}
+	if (lk != &sched_lock) {
+		spin_unlock_irq(&sched_lock);
+		spin_lock(lk);
+	}
+}
+
+void wakeup_locked(void *chan)
+{
+	int woke = 0;
+	for (int i = 0; i < NPROC; i++)
+		if (proctab[i].state == COWVMM_PSTATE_SLEEPING && proctab[i].chan == chan) {
+			proctab[i].state = COWVMM_PSTATE_RUNNABLE;
+			woke = 1;
+		}
+	if (woke)
+		kick_idle();
 }
 
 void wakeup(void *chan)
 {
-	for (int i = 0; i < NPROC; i++)
-		if (proctab[i].state == COWVMM_PSTATE_SLEEPING && proctab[i].chan == chan)
-			proctab[i].state = COWVMM_PSTATE_RUNNABLE;
+	spin_lock_irq(&sched_lock);
+	wakeup_locked(chan);
+	spin_unlock_irq(&sched_lock);
+}
+
+/* Made runnable (a new process, a new thread): an idle CPU may take it. */
+void make_runnable(struct proc *p)
+{
+	spin_lock_irq(&sched_lock);
+	p->state = COWVMM_PSTATE_RUNNABLE;
+	kick_idle();
+	spin_unlock_irq(&sched_lock);
 }
 
 void yield_cpu(void)
 {
+	spin_lock_irq(&sched_lock);
 	curproc->state = COWVMM_PSTATE_RUNNABLE;
-	schedule();
+	sched();
+	spin_unlock_irq(&sched_lock);
 }
 
-/* Mark a process to die with `sig` at its next return to user mode; a
- * sleeper is woken so its wait loop notices. */
-void kill_proc(struct proc *p, int sig)
+/* Mark a process to die with `sig` at its next return to user mode (under
+ * sched_lock): a sleeper is woken so its wait loop notices; one running on
+ * another CPU gets an IPI, so it enters the kernel now rather than at its
+ * next tick. */
+void kill_proc_locked(struct proc *p, int sig)
 {
 	if (!p->killed)
 		p->killed = sig;
-	if (p->state == COWVMM_PSTATE_SLEEPING)
+	if (p->state == COWVMM_PSTATE_SLEEPING) {
 		p->state = COWVMM_PSTATE_RUNNABLE;
+		kick_idle();
+	} else if (p->state == COWVMM_PSTATE_RUNNING && p->cpu != (int32_t)mycpu()->id && have_apic) {
+		apic_send_ipi((uint32_t)p->cpu, IPI_RESCHED_VECTOR);
+		STAT_INC(ipis_sent);
+	}
+}
+
+void kill_proc(struct proc *p, int sig)
+{
+	spin_lock_irq(&sched_lock);
+	kill_proc_locked(p, sig);
+	spin_unlock_irq(&sched_lock);
 }

@@ -2,6 +2,7 @@
 #include "kernel.h"
 #include "cpu.h"
 #include "mm.h"
+#include "proc.h"
 #include "x86.h"
 
 /* How long the boot CPU waits for a CPU it started.  Natively that takes
@@ -30,23 +31,16 @@ _Noreturn void ap_main(struct cpu *c, uint64_t cpu)
 	cpu_init(c);
 	x2apic_enable(c);
 	__atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
-
-	/*
-	 * Idle, for now, and forever: the SMP work continues with the LAPIC
-	 * timer, locks and per-CPU run queues.  Until then nothing but CPU 0
-	 * may touch the scheduler, the console or the hypercall argument
-	 * statics, so an AP does nothing at all.  HLT with interrupts on stays
-	 * inside KVM (in-kernel irqchip): an idle AP costs the VMM no exit, and
-	 * an interrupt (an IPI, later) wakes it; `sti` takes effect after the
-	 * next instruction, so none can slip in between and be slept through.
-	 */
-	for (;;)
-		__asm__ volatile("sti; hlt" : : : "memory");
+	/* Its scheduler loop, on this entry stack, from now on: it idles (HLT
+	 * stays inside KVM with the in-kernel irqchip: no exit) until a tick or
+	 * a wake-up IPI finds work. */
+	scheduler_start();
 }
 
 /* A zeroed page of the allocator's, pinned (the VMM's audit counts it as a
  * kernel page), as one of this CPU's stacks; returns its top.  No guard page:
- * an AP only idles on these for now. */
+ * the scheduler loop's stack holds a few frames only (processes run on their
+ * own kernel stacks, which have guards). */
 static uint8_t *stack_page(const struct cpu *c, const char *what)
 {
 	uint64_t pa = kpage_alloc(-1);
@@ -60,7 +54,7 @@ static void start_cpu(struct cpu *c, uint64_t tsc_khz)
 {
 	c->df_stack_top = stack_page(c, "#DF");
 	c->nmi_stack_top = stack_page(c, "NMI");
-	c->kstack_top = stack_page(c, "entry");
+	c->kstack_top = stack_page(c, "scheduler");
 	/* Enter ap_main as if it had been called: RSP 8 below a 16-byte
 	 * boundary (the C ABI's alignment at a function's first instruction),
 	 * on a null return address (the page is zeroed). */
@@ -84,10 +78,17 @@ void smp_init(void)
 		panic("smp: the VMM made %u CPUs; this kernel runs at most %u (COWVMM_MAX_CPUS)", n, COWVMM_MAX_CPUS);
 	ncpus = n;
 	__atomic_store_n(&cpus[0].online, 1, __ATOMIC_RELEASE);
+	/* The VMM always gives us its in-kernel irqchip (x2APIC in CPUID); one
+	 * that does not can still run a single CPU, without a timer. */
+	uint32_t a, b, ecx, d;
+	cpuid(1, &a, &b, &ecx, &d);
+	have_apic = (ecx >> 21) & 1;
+	if (!have_apic && n > 1)
+		panic("smp: %u CPUs but no x2APIC in CPUID (the VMM's irqchip is missing)", n);
+	if (have_apic)
+		x2apic_enable(&cpus[0]);
 	if (n == 1)
-		return; /* no irqchip then: not a single APIC MSR, not a line printed */
-
-	x2apic_enable(&cpus[0]);
+		return; /* not a line printed: the one-CPU console is what it always was */
 	for (unsigned i = 1; i < n; i++) {
 		cpus[i].id = i;
 		start_cpu(&cpus[i], boot.tsc_khz ? boot.tsc_khz : TSC_KHZ_UNKNOWN);

@@ -19,6 +19,8 @@ static const syscall_fn table[NSYSCALLS] = {
 	[SYS_failnth] = sys_failnth,   [SYS_mprotect] = sys_mprotect,
 	[SYS_bench] = sys_bench,       [SYS_pin] = sys_pin,
 	[SYS_unpin] = sys_unpin,       [SYS_pinread] = sys_pinread,
+	[SYS_clone] = sys_clone,       [SYS_thread_exit] = sys_thread_exit,
+	[SYS_gettid] = sys_gettid,     [SYS_cpuid] = sys_cpuid,
 };
 
 /* A signal posted while in the kernel takes effect before user code runs. */
@@ -33,6 +35,10 @@ void syscall_dispatch(struct trapframe *tf)
 {
 	uint64_t nr = tf->rax;
 	KASSERT(tf == curproc->tf);
+	/* `syscall` entered with interrupts off (FMASK); the kernel runs with
+	 * them on, so this CPU answers TLB-shootdown IPIs while it waits for a
+	 * lock (spinlock.h).  trapret turns them off again. */
+	__asm__ volatile("sti" ::: "memory");
 	if (nr < NSYSCALLS && table[nr])
 		tf->rax = (uint64_t)table[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
 	else

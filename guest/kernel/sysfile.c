@@ -3,25 +3,26 @@
 #include "proc.h"
 #include "syscalls.h"
 
-static struct file *fd_get(uint64_t fd)
-{
-	if (fd >= NOFILE || !curproc->files)
-		return NULL;
-	return curproc->files->fd[fd];
-}
-
 SYSCALL(write)
 {
 	UNUSED_ARGS();
-	struct file *f = fd_get(a0);
-	return f ? file_write(f, a1, a2) : -EBADF;
+	struct file *f = fd_get(curproc, a0);
+	if (!f)
+		return -EBADF;
+	long r = file_write(f, a1, a2);
+	file_close(f);
+	return r;
 }
 
 SYSCALL(read)
 {
 	UNUSED_ARGS();
-	struct file *f = fd_get(a0);
-	return f ? file_read(f, a1, a2) : -EBADF;
+	struct file *f = fd_get(curproc, a0);
+	if (!f)
+		return -EBADF;
+	long r = file_read(f, a1, a2);
+	file_close(f);
+	return r;
 }
 
 SYSCALL(pipe)
@@ -37,9 +38,9 @@ SYSCALL(pipe)
 	if (fds[1] < 0 || copy_to_user(a0, fds, sizeof(fds))) {
 		r = fds[1] < 0 ? -EMFILE : -EFAULT;
 		if (fds[0] >= 0)
-			curproc->files->fd[fds[0]] = NULL;
+			fd_remove(curproc, (uint64_t)fds[0]);
 		if (fds[1] >= 0)
-			curproc->files->fd[fds[1]] = NULL;
+			fd_remove(curproc, (uint64_t)fds[1]);
 		file_close(rf);
 		file_close(wf);
 		return r;
@@ -50,10 +51,9 @@ SYSCALL(pipe)
 SYSCALL(close)
 {
 	UNUSED_ARGS();
-	struct file *f = fd_get(a0);
+	struct file *f = fd_remove(curproc, a0);
 	if (!f)
 		return -EBADF;
-	curproc->files->fd[a0] = NULL;
 	file_close(f);
 	return 0;
 }
@@ -61,11 +61,11 @@ SYSCALL(close)
 SYSCALL(dup)
 {
 	UNUSED_ARGS();
-	struct file *f = fd_get(a0);
+	struct file *f = fd_get(curproc, a0); /* the reference the new fd keeps */
 	if (!f)
 		return -EBADF;
 	int fd = fd_install(curproc, f);
-	if (fd >= 0)
-		file_dup(f);
+	if (fd < 0)
+		file_close(f);
 	return fd;
 }

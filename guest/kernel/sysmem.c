@@ -1,7 +1,9 @@
 /* guest/kernel/sysmem.c — memory system calls: sbrk, anonymous mmap, munmap, mprotect, and the introspection calls tests use. */
 #include "kernel.h"
 #include "mm.h"
+#include "cpu.h"
 #include "proc.h"
+#include "spinlock.h"
 #include "syscalls.h"
 #include "x86.h"
 
@@ -18,10 +20,22 @@ static struct region *heap_region(struct mm *mm)
 
 /* Pages are not allocated here: the first touch faults them in (zero frame
  * on read, a zeroed frame on write), as Linux's anonymous memory. */
+static long do_sbrk(struct mm *mm, uint64_t a0);
+
+/* Every memory call works under mm->lock: the threads of a process share
+ * the regions and page tables. */
 SYSCALL(sbrk)
 {
 	UNUSED_ARGS();
-	struct mm *mm = &curproc->mm;
+	struct mm *mm = curproc->mm;
+	spin_lock(&mm->lock);
+	long r = do_sbrk(mm, a0);
+	spin_unlock(&mm->lock);
+	return r;
+}
+
+static long do_sbrk(struct mm *mm, uint64_t a0)
+{
 	int64_t inc = (int64_t)a0;
 	uint64_t old = mm->brk, new = old + (uint64_t)inc;
 	if ((inc > 0 && new < old) || (inc < 0 && new > old) || new < mm->heap_start || new > HEAP_LIMIT)
@@ -37,7 +51,7 @@ SYSCALL(sbrk)
 		else if (region_add(mm, mm->heap_start, new_end, PROT_READ | PROT_WRITE, RK_HEAP))
 			return -ENOMEM;
 	} else if (new_end < old_end) {
-		unmap_range(mm->pml4, new_end, old_end);
+		unmap_range(mm, new_end, old_end);
 		KASSERT(h);
 		if (new_end == h->start)
 			region_remove(mm, h->start, h->end);
@@ -51,33 +65,35 @@ SYSCALL(sbrk)
 SYSCALL(mmap)
 {
 	UNUSED_ARGS();
-	struct mm *mm = &curproc->mm;
+	struct mm *mm = curproc->mm;
 	uint64_t len = PAGE_UP(a0);
 	uint32_t prot = (uint32_t)a1;
 	if (!a0 || !len || (prot & ~(uint32_t)(PROT_READ | PROT_WRITE)))
 		return -EINVAL;
-	if (len > MMAP_LIMIT - mm->mmap_next)
-		return -ENOMEM;
+	spin_lock(&mm->lock);
+	long r = -ENOMEM;
 	uint64_t start = mm->mmap_next;
-	int r = region_add(mm, start, start + len, prot, RK_MMAP);
-	if (r)
-		return r;
-	mm->mmap_next = start + len + PAGE_SIZE; /* an unmapped guard page between mappings */
-	return (long)start;
+	if (len <= MMAP_LIMIT - start && !(r = region_add(mm, start, start + len, prot, RK_MMAP))) {
+		mm->mmap_next = start + len + PAGE_SIZE; /* an unmapped guard page between mappings */
+		r = (long)start;
+	}
+	spin_unlock(&mm->lock);
+	return r;
 }
 
 SYSCALL(munmap)
 {
 	UNUSED_ARGS();
-	struct mm *mm = &curproc->mm;
+	struct mm *mm = curproc->mm;
 	uint64_t start = a0, end = a0 + PAGE_UP(a1);
 	if ((start & (PAGE_SIZE - 1)) || !a1 || end < start || end > USER_TOP)
 		return -EINVAL;
+	spin_lock(&mm->lock);
 	int r = region_remove(mm, start, end);
-	if (r)
-		return r;
-	unmap_range(mm->pml4, start, end);
-	return 0;
+	if (!r)
+		unmap_range(mm, start, end);
+	spin_unlock(&mm->lock);
+	return r;
 }
 
 /* Region permissions change; present PTEs follow.  Granting write never
@@ -86,14 +102,17 @@ SYSCALL(munmap)
 SYSCALL(mprotect)
 {
 	UNUSED_ARGS();
-	struct mm *mm = &curproc->mm;
+	struct mm *mm = curproc->mm;
 	uint64_t start = a0, end = a0 + PAGE_UP(a1);
 	uint32_t prot = (uint32_t)a2;
 	if ((start & (PAGE_SIZE - 1)) || end < start || end > USER_TOP || (prot & ~(uint32_t)(PROT_READ | PROT_WRITE)))
 		return -EINVAL;
+	spin_lock(&mm->lock);
 	int r = region_protect(mm, start, end, prot);
-	if (r)
+	if (r) {
+		spin_unlock(&mm->lock);
 		return r;
+	}
 	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
 		pte_t *pte = walk(mm->pml4, va, 0, NULL);
 		if (!pte || !(*pte & PTE_P))
@@ -109,7 +128,9 @@ SYSCALL(mprotect)
 			e &= ~PTE_US;
 		*pte = e;
 	}
-	flush_tlb();
+	/* Downgrades (write or access removed) must leave every CPU's TLB. */
+	tlb_flush_mm(mm, start, end);
+	spin_unlock(&mm->lock);
 	return 0;
 }
 
@@ -127,6 +148,13 @@ SYSCALL(meminfo)
 		.oom_kills = stats.oom_kills,
 		.segv_kills = stats.segv_kills,
 		.spurious_faults = stats.spurious_faults,
+		.ncpus = ncpus,
+		.timer_ticks = stats.timer_ticks,
+		.preemptions = stats.preemptions,
+		.ipis_sent = stats.ipis_sent,
+		.tlb_shootdowns = stats.tlb_shootdowns,
+		.cow_races = stats.cow_races,
+		.threads = stats.threads,
 	};
 	for (int i = 0; i < NPROC; i++)
 		if (proctab[i].state != COWVMM_PSTATE_UNUSED)
@@ -137,9 +165,10 @@ SYSCALL(meminfo)
 SYSCALL(vmquery)
 {
 	UNUSED_ARGS();
-	struct mm *mm = &curproc->mm;
+	struct mm *mm = curproc->mm;
 	struct cow_vmquery q;
 	memset(&q, 0, sizeof(q));
+	spin_lock(&mm->lock);
 	if (a0 < USER_TOP) {
 		pte_t *pte = walk(mm->pml4, PAGE_DOWN(a0), 0, NULL);
 		if (pte && (*pte & PTE_P)) {
@@ -154,6 +183,7 @@ SYSCALL(vmquery)
 		struct region *r = region_find(mm, a0);
 		q.region_writable = r && (r->prot & PROT_WRITE);
 	}
+	spin_unlock(&mm->lock);
 	return copy_to_user(a1, &q, sizeof(q));
 }
 
@@ -170,10 +200,17 @@ SYSCALL(pin)
 	uint8_t probe;
 	if (copy_from_user(&probe, a0, 1)) /* faults the page in if needed */
 		return -EFAULT;
-	pte_t *pte = walk(p->mm.pml4, PAGE_DOWN(a0), 0, NULL);
-	KASSERT(pte && (*pte & PTE_P));
+	/* Under the lock: the page cannot go (another thread's munmap) between
+	 * the walk and the pin.  Absent again already: as if never there. */
+	spin_lock(&p->mm->lock);
+	pte_t *pte = walk(p->mm->pml4, PAGE_DOWN(a0), 0, NULL);
+	if (!pte || !(*pte & PTE_P)) {
+		spin_unlock(&p->mm->lock);
+		return -EFAULT;
+	}
 	p->pinned[h] = *pte & PTE_ADDR;
 	frame_pin(p->pinned[h]);
+	spin_unlock(&p->mm->lock);
 	return h;
 }
 

@@ -1,6 +1,7 @@
 /* guest/kernel/sysproc.c — process system calls: exit, fork, wait, pids, signals, exec, checkpoints, fault injection. */
 #include "kernel.h"
 #include "proc.h"
+#include "spinlock.h"
 #include "syscalls.h"
 
 SYSCALL(exit)
@@ -24,7 +25,31 @@ SYSCALL(waitpid)
 SYSCALL(getpid)
 {
 	UNUSED_ARGS();
+	return curproc->tgid; /* the process's id, whichever thread asks */
+}
+
+SYSCALL(gettid)
+{
+	UNUSED_ARGS();
 	return curproc->pid;
+}
+
+SYSCALL(cpuid)
+{
+	UNUSED_ARGS();
+	return mycpu()->id;
+}
+
+SYSCALL(clone)
+{
+	UNUSED_ARGS();
+	return do_clone(a0, a1, a2);
+}
+
+SYSCALL(thread_exit)
+{
+	UNUSED_ARGS();
+	do_thread_exit(W_EXITCODE((int)a0));
 }
 
 SYSCALL(getppid)
@@ -62,9 +87,22 @@ SYSCALL(kill)
 
 /* Arguments are gathered into kernel memory first: the old address space
  * disappears when the new one is committed. */
+/* The buffers are static (too big for a kernel stack): one exec at a time. */
+static struct spinlock exec_lock = SPINLOCK_INIT("exec");
+
+static long do_exec(uint64_t a0, uint64_t a1);
+
 SYSCALL(exec)
 {
 	UNUSED_ARGS();
+	spin_lock(&exec_lock);
+	long r = do_exec(a0, a1);
+	spin_unlock(&exec_lock);
+	return r;
+}
+
+static long do_exec(uint64_t a0, uint64_t a1)
+{
 	static char name[64], strings[4096];
 	static char *argv[33];
 	int r = strncpy_from_user(name, a0, sizeof(name));

@@ -42,8 +42,6 @@ void idt_load(void)
 	__asm__ volatile("lidt %0" : : "m"(p));
 }
 
-static struct cowvmm_hc_crash crash;
-
 static void regs_from_tf(struct cowvmm_regs *r, const struct trapframe *tf)
 {
 	r->rax = tf->rax; r->rbx = tf->rbx; r->rcx = tf->rcx; r->rdx = tf->rdx;
@@ -57,46 +55,62 @@ static void regs_from_tf(struct cowvmm_regs *r, const struct trapframe *tf)
 }
 
 /* An exception the kernel cannot explain: hand the whole frame to the VMM. */
+/* The process this CPU runs, for a crash report: no trust in GS.base. */
+static struct proc *crash_proc(struct cpu *c)
+{
+	return c && mycpu_safe() == c ? c->proc : NULL;
+}
+
+/* An exception the kernel cannot explain: hand the whole frame to the VMM. */
 _Noreturn static void crash_exception(const struct trapframe *tf)
 {
-	memset(&crash, 0, sizeof(crash));
-	crash.kind = COWVMM_CRASH_EXCEPTION;
-	crash.vector = (uint32_t)tf->vector;
-	crash.error_code = tf->error;
+	struct cpu *c = dying_cpu();
+	struct cowvmm_hc_crash *crash = &c->hc_crash;
+	struct proc *p = crash_proc(c);
+	console_for_crash();
+	memset(crash, 0, sizeof(*crash));
+	crash->kind = COWVMM_CRASH_EXCEPTION;
+	crash->vector = (uint32_t)tf->vector;
+	crash->error_code = tf->error;
 	/* the VMM's words for it; the string is in the image, so it has a GPA */
-	const char *n = cowvmm_vector_name(crash.vector);
-	crash.msg_gpa = virt_to_phys(n);
-	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
-	regs_from_tf(&crash.regs, tf);
-	kprintf("kernel: unhandled %s (vector %lu, error %#lx) at rip %#lx, cr2 %#lx\n",
-		n, tf->vector, tf->error, tf->rip, crash.regs.cr2);
-	hypercall(COWVMM_HC_CRASH, &crash);
+	const char *n = cowvmm_vector_name(crash->vector);
+	crash->msg_gpa = virt_to_phys(n);
+	crash->pid = p ? (uint64_t)p->pid : 0;
+	regs_from_tf(&crash->regs, tf);
+	kprintf("kernel: cpu %u: unhandled %s (vector %lu, error %#lx) at rip %#lx, cr2 %#lx\n",
+		c->id, n, tf->vector, tf->error, tf->rip, crash->regs.cr2);
+	hypercall(COWVMM_HC_CRASH, crash);
 	halt_forever();
 }
 
 _Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
 {
-	static char msg[COWVMM_STRING_MAX];
+	__asm__ volatile("cli" ::: "memory"); /* nothing more runs on this CPU */
+	struct cpu *c = dying_cpu();
+	struct cowvmm_hc_crash *crash = &c->hc_crash;
+	struct proc *p = crash_proc(c);
+	char *msg = c->panic_msg;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(c->panic_msg), fmt, ap);
 	va_end(ap);
+	console_for_crash();
 	kprintf("kernel panic at %s:%d: %s\n", file, line, msg);
-	memset(&crash, 0, sizeof(crash));
-	crash.kind = COWVMM_CRASH_PANIC;
-	crash.file_gpa = virt_to_phys(file);
-	crash.msg_gpa = virt_to_phys(msg);
-	crash.line = (uint64_t)line;
-	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
+	memset(crash, 0, sizeof(*crash));
+	crash->kind = COWVMM_CRASH_PANIC;
+	crash->file_gpa = virt_to_phys(file);
+	crash->msg_gpa = virt_to_phys(msg);
+	crash->line = (uint64_t)line;
+	crash->pid = p ? (uint64_t)p->pid : 0;
 	/* where panic() was called from, on which stack */
-	crash.regs.rip = (uint64_t)__builtin_return_address(0);
-	crash.regs.rsp = (uint64_t)__builtin_frame_address(0);
-	crash.regs.cs = X86_SEL_KCODE;
-	crash.regs.ss = X86_SEL_KDATA;
-	__asm__ volatile("pushfq; popq %0" : "=r"(crash.regs.rflags));
-	crash.regs.cr0 = read_cr0(); crash.regs.cr2 = read_cr2();
-	crash.regs.cr3 = read_cr3(); crash.regs.cr4 = read_cr4();
-	hypercall(COWVMM_HC_CRASH, &crash);
+	crash->regs.rip = (uint64_t)__builtin_return_address(0);
+	crash->regs.rsp = (uint64_t)__builtin_frame_address(0);
+	crash->regs.cs = X86_SEL_KCODE;
+	crash->regs.ss = X86_SEL_KDATA;
+	__asm__ volatile("pushfq; popq %0" : "=r"(crash->regs.rflags));
+	crash->regs.cr0 = read_cr0(); crash->regs.cr2 = read_cr2();
+	crash->regs.cr3 = read_cr3(); crash->regs.cr4 = read_cr4();
+	hypercall(COWVMM_HC_CRASH, crash);
 	halt_forever();
 }
 
@@ -124,16 +138,17 @@ _Noreturn static void crash_host_no_user_mode(const struct trapframe *tf, uint32
 {
 	static const char msg[] = "the host's KVM entered the kernel's SYSCALL entry in ring 3: "
 				  "this /dev/kvm cannot run user mode";
-	memset(&crash, 0, sizeof(crash));
-	crash.kind = COWVMM_CRASH_HOST_NO_USER_MODE;
-	crash.vector = X86_VEC_PF;
-	crash.error_code = err;
-	crash.msg_gpa = virt_to_phys(msg);
-	crash.pid = curproc ? (uint64_t)curproc->pid : 0;
-	regs_from_tf(&crash.regs, tf);
+	struct cowvmm_hc_crash *crash = &mycpu()->hc_crash;
+	memset(crash, 0, sizeof(*crash));
+	crash->kind = COWVMM_CRASH_HOST_NO_USER_MODE;
+	crash->vector = X86_VEC_PF;
+	crash->error_code = err;
+	crash->msg_gpa = virt_to_phys(msg);
+	crash->pid = curproc ? (uint64_t)curproc->pid : 0;
+	regs_from_tf(&crash->regs, tf);
 	kprintf("kernel: pid %d (%s): instruction fetch fault at the SYSCALL entry %#lx (cs %#lx, error %#x): %s\n",
 		curproc->pid, curproc->name, tf->rip, tf->cs, err, msg);
-	hypercall(COWVMM_HC_CRASH, &crash);
+	hypercall(COWVMM_HC_CRASH, crash);
 	halt_forever();
 }
 
@@ -161,7 +176,7 @@ static void page_fault(struct trapframe *tf)
 			if (r == FAULT_OK)
 				return;
 			if (r == FAULT_OOM) {
-				stats.oom_kills++;
+				STAT_INC(oom_kills);
 				kill_proc(curproc, SIGKILL);
 			}
 			tf->rip = (uint64_t)copy_user_fixup;
@@ -174,15 +189,45 @@ static void page_fault(struct trapframe *tf)
 		break;
 	case FAULT_OOM:
 		kprintf("kernel: pid %d (%s): out of memory at %#lx: killed\n", curproc->pid, curproc->name, va);
-		stats.oom_kills++;
+		STAT_INC(oom_kills);
 		kill_proc(curproc, SIGKILL);
 		break;
 	default:
 		if (is_syscall_entered_in_ring3(tf, va, err))
 			crash_host_no_user_mode(tf, err);
 		kprintf("kernel: pid %d (%s): segfault at %#lx rip %#lx error %#x\n", curproc->pid, curproc->name, va, tf->rip, err);
-		stats.segv_kills++;
+		STAT_INC(segv_kills);
 		kill_proc(curproc, SIGSEGV);
+		break;
+	}
+}
+
+/* The APIC's interrupts: none of them takes a lock (spinlock.h). */
+static void interrupt(struct trapframe *tf, int user)
+{
+	switch (tf->vector) {
+	case TIMER_VECTOR:
+		STAT_INC(timer_ticks);
+		apic_eoi();
+		/* Preempt user code only: the kernel is not preemptible. */
+		if (user && curproc) {
+			STAT_INC(preemptions);
+			yield_cpu();
+		}
+		break;
+	case IPI_SHOOTDOWN_VECTOR:
+		tlb_shootdown_interrupt();
+		break;
+	case IPI_RESCHED_VECTOR:
+		/* A wake-up for an idle CPU, or a kick into the kernel for a
+		 * process that was killed: return_to_user_checks acts on it. */
+		apic_eoi();
+		break;
+	default:
+		/* No device interrupts are configured; a stray one is ignored
+		 * (an EOI in case the APIC delivered it). */
+		if (have_apic)
+			apic_eoi();
 		break;
 	}
 }
@@ -191,20 +236,31 @@ void trap(struct trapframe *tf)
 {
 	int user = (tf->cs & 3) == 3;
 
+	if (tf->vector == X86_VEC_NMI) {
+		/* Nothing here raises NMIs but the VMM's fault injection: an NMI
+		 * carries no request, so count it and resume whatever it hit
+		 * (user or kernel); iretq re-enables NMI delivery.  It may hit
+		 * the syscall entry before its swapgs: no mycpu() here. */
+		STAT_INC(nmis);
+		return;
+	}
+	if (tf->vector >= X86_NR_EXCEPTIONS) {
+		interrupt(tf, user);
+		if (user)
+			return_to_user_checks(tf);
+		return;
+	}
+	/* A fault where interrupts were on keeps them on while it is handled
+	 * (it may wait for a lock, whose holder may wait for our TLB-shootdown
+	 * acknowledgement); trapret turns them off again. */
+	if (tf->rflags & X86_RFLAGS_IF)
+		__asm__ volatile("sti" ::: "memory");
+
 	if (tf->vector == X86_VEC_PF) {
 		struct kbench_mark bm; /* bench: handler entry -> exit, when armed (kbench.h) */
 		kbench_enter(&bm);
 		page_fault(tf);
 		kbench_exit(&bm);
-	} else if (tf->vector == X86_VEC_NMI) {
-		/* Nothing here raises NMIs but the VMM's fault injection: an NMI
-		 * carries no request, so count it and resume whatever it hit
-		 * (user or kernel); iretq re-enables NMI delivery. */
-		stats.nmis++;
-		return;
-	} else if (tf->vector >= X86_NR_EXCEPTIONS) {
-		/* No device interrupts are configured; a stray one is ignored. */
-		return;
 	} else if (user && curproc) {
 		int sig = SIGSEGV;
 		for (size_t i = 0; i < ARRAY_SIZE(user_signals); i++)
@@ -212,7 +268,7 @@ void trap(struct trapframe *tf)
 				sig = user_signals[i].sig;
 		kprintf("kernel: pid %d (%s): exception %lu at rip %#lx: signal %d\n", curproc->pid, curproc->name, tf->vector, tf->rip, sig);
 		if (sig == SIGSEGV)
-			stats.segv_kills++;
+			STAT_INC(segv_kills);
 		kill_proc(curproc, sig);
 	} else {
 		crash_exception(tf);

@@ -1,5 +1,6 @@
 /* guest/kernel/trapasm.S — exception/interrupt stubs and the syscall entry, all building one trap frame. */
 #include "cowvmm/x86.h"
+#include "cpu.h" /* CPU_OFF_*: struct cpu fields the entry code uses */
 
 /* Push the general registers in the order of struct trapframe (r15 lowest). */
 .macro SAVE_REGS
@@ -42,13 +43,23 @@ vector\n:
 	.set i, i + 1
 .endr
 
+/* From user mode (CS RPL 3 in the frame: vector, error, RIP, CS) GS.base is
+ * the user's: swap in this CPU's (cpu.h).  From the kernel it is already
+ * ours -- except for an NMI in the two-instruction windows at the syscall
+ * entry and before iretq below, which trap() handles without mycpu(). */
 alltraps:
-	cld
+	testb $3, 24(%rsp)
+	jz 1f
+	swapgs
+1:	cld
 	SAVE_REGS
 	mov %rsp, %rdi
 	call trap
 	.globl trapret
+/* Interrupts off from here to iretq: one arriving after the swapgs would
+ * enter the kernel with the user's GS.base. */
 trapret:
+	cli
 	popq %r15
 	popq %r14
 	popq %r13
@@ -65,7 +76,10 @@ trapret:
 	popq %rbx
 	popq %rax
 	add $16, %rsp           /* vector and error code */
-	iretq
+	testb $3, 8(%rsp)       /* back to user mode: give GS.base back */
+	jz 2f
+	swapgs
+2:	iretq
 
 /* The local APIC's spurious-interrupt vector (cpu.h, APIC_SPURIOUS_VECTOR):
  * the APIC raises it for an interrupt that vanished before the CPU took it,
@@ -83,10 +97,11 @@ spurious_interrupt:
 	 * (<syscall_entry+0x0> when a host's KVM faults right here in ring 3). */
 	.type syscall_entry, @function
 syscall_entry:
-	mov %rsp, syscall_user_rsp(%rip)
-	mov cpu_kstack_top(%rip), %rsp
+	swapgs                                 /* GS.base = this CPU's struct cpu */
+	mov %rsp, %gs:CPU_OFF_USER_RSP
+	mov %gs:CPU_OFF_SYSCALL_RSP, %rsp      /* the running process's kernel stack */
 	pushq $(X86_SEL_UDATA | X86_SEL_RPL3)  /* user SS */
-	pushq syscall_user_rsp(%rip)           /* user RSP */
+	pushq %gs:CPU_OFF_USER_RSP             /* user RSP */
 	pushq %r11                             /* user RFLAGS */
 	pushq $(X86_SEL_UCODE | X86_SEL_RPL3)  /* user CS */
 	pushq %rcx                             /* user RIP */
@@ -98,9 +113,11 @@ syscall_entry:
 	jmp trapret
 	.size syscall_entry, . - syscall_entry
 
-/* A forked child's first switch lands here with its trap frame on top. */
+/* A new process's first switch lands here (from scheduler(), holding
+ * sched_lock) with its trap frame on top. */
 	.globl forkret
 forkret:
+	call forkret_unlock
 	jmp trapret
 
 /* void swtch(struct context **old, struct context *new) */
@@ -122,10 +139,6 @@ swtch:
 	popq %rbp
 	ret
 
-	.data
-	.balign 8
-syscall_user_rsp:
-	.quad 0
 	.section .rodata
 	.balign 8
 	.globl vectors

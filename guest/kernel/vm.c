@@ -175,22 +175,38 @@ int map_page(uint64_t pml4, uint64_t va, uint64_t pa, uint64_t flags)
 	return 0;
 }
 
-void unmap_range(uint64_t pml4, uint64_t start, uint64_t end)
+/* munmap, sbrk shrink (mm->lock held): clear the PTEs, flush them on every
+ * CPU that has mm loaded (one shootdown round), then drop the frames -- in
+ * batches, so the frames wait in a small array rather than a list. */
+#define UNMAP_BATCH 64
+void unmap_range(struct mm *mm, uint64_t start, uint64_t end)
 {
-	int current = read_cr3() == pml4;
+	uint64_t frames[UNMAP_BATCH];
+	int n = 0;
+	uint64_t batch_start = start;
 	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
-		pte_t *pte = walk(pml4, va, 0, NULL);
+		pte_t *pte = walk(mm->pml4, va, 0, NULL);
 		if (!pte) {
 			/* skip to the next page table's range */
 			va = (va | ((1ull << 21) - 1)) - PAGE_SIZE + 1;
 			continue;
 		}
 		if (*pte & PTE_P) {
-			frame_put(*pte & PTE_ADDR);
+			frames[n++] = *pte & PTE_ADDR;
 			*pte = 0;
-			if (current)
-				invlpg(va);
+			if (n == UNMAP_BATCH) {
+				tlb_flush_mm(mm, batch_start, va + PAGE_SIZE);
+				for (int i = 0; i < n; i++)
+					frame_put(frames[i]);
+				n = 0;
+				batch_start = va + PAGE_SIZE;
+			}
 		}
+	}
+	if (n) {
+		tlb_flush_mm(mm, batch_start, end);
+		for (int i = 0; i < n; i++)
+			frame_put(frames[i]);
 	}
 }
 

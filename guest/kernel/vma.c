@@ -7,16 +7,14 @@ struct region *region_find(struct mm *mm, uint64_t va)
 	/* Lean fault path (bench): faults come in runs on one region, so try
 	 * the last hit first (as Linux's vmacache did).  Regions never overlap,
 	 * so a cached slot that still contains va is the answer whatever
-	 * changed since; a stale one simply fails the test. */
-	static const struct mm *last_mm;
-	static int last_i;
-	if (mm == last_mm && last_i < mm->nreg && va >= mm->reg[last_i].start &&
-	    va < mm->reg[last_i].end)
-		return &mm->reg[last_i];
+	 * changed since; a stale one simply fails the test.  Per mm, under its
+	 * lock (a kernel-wide cache would be shared by every CPU). */
+	int h = mm->hint;
+	if (h < mm->nreg && va >= mm->reg[h].start && va < mm->reg[h].end)
+		return &mm->reg[h];
 	for (int i = 0; i < mm->nreg; i++)
 		if (va >= mm->reg[i].start && va < mm->reg[i].end) {
-			last_mm = mm;
-			last_i = i;
+			mm->hint = i;
 			return &mm->reg[i];
 		}
 	return NULL;

@@ -32,3 +32,19 @@ uint64_t rand64(uint64_t *state)
 	*state = x;
 	return x * 0x2545f4914f6cdd1dull;
 }
+
+/* A new thread's first frame: fn(arg) is entered with this as its return
+ * address, so returning from fn ends the thread. */
+static void thread_return(void)
+{
+	thread_exit(0);
+}
+
+int thread_create(void (*fn)(void *), void *arg, void *stack, size_t size)
+{
+	/* At fn's first instruction RSP + 8 is 16-byte aligned (the C ABI). */
+	uint64_t top = ((uint64_t)stack + size) & ~15ull;
+	top -= 8;
+	*(uint64_t *)top = (uint64_t)thread_return;
+	return (int)clone_raw((void *)top, fn, arg);
+}

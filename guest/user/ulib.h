@@ -10,7 +10,15 @@
 #include "cowvmm/abi.h"
 
 /* System calls (return -errno on failure, as the raw syscall). */
-_Noreturn void exit(int status);
+_Noreturn void exit(int status);        /* the whole process, every thread */
+/* Threads (SYS_clone): fn(arg) runs on the given stack in this address
+ * space; returning from fn ends the thread (thread_exit(0)).  The stack must
+ * stay valid until then.  Returns the thread id or -errno. */
+int thread_create(void (*fn)(void *), void *arg, void *stack, size_t size);
+_Noreturn void thread_exit(int status);  /* this thread only */
+int gettid(void);
+int cpu_now(void);                       /* the CPU running the caller now */
+long clone_raw(void *stack_top, void (*fn)(void *), void *arg);
 int fork(void);
 int waitpid(int pid, int *status, int options);
 int wait(int *status);

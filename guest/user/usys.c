@@ -37,6 +37,15 @@ int meminfo(struct cow_meminfo *mi) { return (int)syscall3(SYS_meminfo, (long)mi
 int vmquery(const volatile void *va, struct cow_vmquery *q) { return (int)syscall3(SYS_vmquery, (long)va, (long)q, 0); }
 int checkpoint(uint32_t label) { return (int)syscall3(SYS_checkpoint, label, 0, 0); }
 int failnth(int site, int mode, uint64_t nth) { return (int)syscall3(SYS_failnth, site, mode, (long)nth); }
+long clone_raw(void *stack_top, void (*fn)(void *), void *arg) { return syscall3(SYS_clone, (long)stack_top, (long)fn, (long)arg); }
+_Noreturn void thread_exit(int status)
+{
+	syscall3(SYS_thread_exit, status, 0, 0);
+	for (;;)
+		;
+}
+int gettid(void) { return (int)syscall3(SYS_gettid, 0, 0, 0); }
+int cpu_now(void) { return (int)syscall3(SYS_cpuid, 0, 0, 0); }
 long bench(int op, uint64_t a, uint64_t b) { return syscall3(SYS_bench, op, (long)a, (long)b); }
 int pin(const volatile void *va) { return (int)syscall3(SYS_pin, (long)va, 0, 0); }
 int unpin(int handle) { return (int)syscall3(SYS_unpin, handle, 0, 0); }

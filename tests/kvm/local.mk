@@ -16,6 +16,10 @@ EXTRA_DIST += tests/kvm/audit.kvm
 TESTS += tests/kvm/cow.kvm
 EXTRA_DIST += tests/kvm/cow.kvm
 
+# Several CPUs: the smp cases audited on 2 and 4 vCPUs, and the bug kernels they catch.
+TESTS += tests/kvm/smp.kvm
+EXTRA_DIST += tests/kvm/smp.kvm
+
 # Fault injection: --inject grammar, targeted injections, the bounded campaign (tools/campaign).
 TESTS += tests/kvm/inject.kvm
 EXTRA_DIST += tests/kvm/inject.kvm

@@ -43,6 +43,12 @@ static const struct case_def cases[] = {
 	{ "mprotcow", t_mprotcow, 21 },
 	{ "tlbprot", t_tlbprot, 22 },
 	{ "orphanwake", t_orphanwake, 23 },
+	{ "threads", t_threads, 24 },
+	{ "smptlb", t_smptlb, 25 },
+	{ "smpflush", t_smpflush, 26 },
+	{ "smpwrite2", t_smpwrite2, 27 },
+	{ "smpforkwr", t_smpforkwr, 28 },
+	{ "preempt", t_preempt, 29 },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

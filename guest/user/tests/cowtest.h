@@ -136,6 +136,12 @@ int t_sbrkshrink(struct ctx *c);
 int t_mprotcow(struct ctx *c);
 int t_tlbprot(struct ctx *c);
 int t_orphanwake(struct ctx *c);
+int t_threads(struct ctx *c);
+int t_smptlb(struct ctx *c);
+int t_smpflush(struct ctx *c);
+int t_smpwrite2(struct ctx *c);
+int t_smpforkwr(struct ctx *c);
+int t_preempt(struct ctx *c);
 
 /* Checkpoint labels: case number * 100 + step. */
 #define CP(casenr, step) ((uint32_t)((casenr) * 100 + (step)))
