@@ -54,6 +54,8 @@ struct cpu {
 	int nlocks;           /* spinlocks held, of either kind: sched() wants 1 */
 	int idle;             /* halted in the scheduler (under sched_lock): kick_idle wakes it */
 	uint32_t fault_ev;    /* the path the last page fault took (COWVMM_EV_*; kbench.h) */
+	struct mm *deferred_flush_mm; /* kbug=putbeforeflush only: the late shootdown (fault.c) */
+	uint64_t deferred_flush_va;
 	uint8_t *df_stack_top;  /* IST1: a #DF still reports a kernel stack overflow */
 	uint8_t *nmi_stack_top; /* IST2: an NMI can hit right after `syscall`, on the user RSP */
 	uint8_t *kstack_top;    /* the scheduler's stack (CPU 0: boot_stack, entry.S) */

@@ -16,14 +16,16 @@ static void install_private(struct mm *mm, pte_t *pte, uint64_t va, uint64_t pa,
 {
 	*pte = pa | leaf_flags(prot) | PTE_A | PTE_D;
 	if (old && kbug(KBUG_PUT_BEFORE_FLUSH)) {
-		/* The bug kernel: the reference goes first.  It then lingers
-		 * ~1 ms before the flush, so the window a real kernel would leave
-		 * open for a few instructions is wide enough for a test to hit. */
+		/* The bug kernel: the reference goes first, and the shootdown
+		 * waits until this thread has given its CPU away once
+		 * (handle_mm_fault), so the window a real kernel would leave open
+		 * for a few instructions is wide enough for a test to hit: the
+		 * other sharer runs meanwhile on this CPU, while a sibling thread
+		 * keeps its CPU and its stale TLB entry. */
 		frame_put(old);
-		old = 0;
-		uint64_t t0 = rdtsc(), wait = (boot.tsc_khz ? boot.tsc_khz : 4000000u);
-		while (rdtsc() - t0 < wait)
-			cpu_relax();
+		mycpu()->deferred_flush_mm = mm;
+		mycpu()->deferred_flush_va = va;
+		return;
 	}
 	tlb_flush_mm(mm, va, va + PAGE_SIZE);
 	if (old)
@@ -163,6 +165,17 @@ int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err)
 			break;
 		if (tries == 1000)
 			panic("pid %d: fault at %#lx retried 1000 times", p->pid, va);
+	}
+	if (kbug(KBUG_PUT_BEFORE_FLUSH) && mycpu()->deferred_flush_mm) {
+		/* the bug kernel's late shootdown (install_private) */
+		struct mm *dm = mycpu()->deferred_flush_mm;
+		uint64_t dva = mycpu()->deferred_flush_va;
+		mycpu()->deferred_flush_mm = NULL;
+		if (!gate && !mycpu()->nlocks)
+			yield_cpu();
+		spin_lock(&dm->lock);
+		tlb_flush_mm(dm, dva, dva + PAGE_SIZE);
+		spin_unlock(&dm->lock);
 	}
 	if (gate)
 		audit_gate_open();

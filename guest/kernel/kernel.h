@@ -49,7 +49,7 @@ _Noreturn void panic_at(const char *file, int line, const char *fmt, ...)
  */
 enum {
 	KBUG_NO_SHOOTDOWN = 1u << 0,     /* tlb_flush_mm flushes this CPU only */
-	KBUG_PUT_BEFORE_FLUSH = 1u << 1, /* COW break drops the old frame before the shootdown */
+	KBUG_PUT_BEFORE_FLUSH = 1u << 1, /* COW break drops the old frame, yields, then shoots down */
 	KBUG_NO_RECHECK = 1u << 2,       /* COW fault installs its copy without re-checking the PTE */
 	KBUG_FORK_NO_FLUSH = 1u << 3,    /* fork write-protects the parent without a shootdown */
 	KBUG_NO_TIMER = 1u << 4,         /* no LAPIC timer: no preemption */
