@@ -50,6 +50,11 @@ enum {
 	SYS_thread_exit = 27, /* (int status) -> does not return */
 	SYS_gettid = 28,      /* () -> this thread's id */
 	SYS_cpuid = 29,       /* () -> the CPU this thread runs on now (tests) */
+	/* (int tid, uint64 mask) -> 0, -EINVAL (no online CPU in mask), -ESRCH:
+	 * the CPUs (bit = id) a thread of the caller's process (0: the caller)
+	 * may run on; fork and clone inherit it (Linux's sched_setaffinity).
+	 * The SMP tests pin threads with it to force an interleaving. */
+	SYS_setaffinity = 30,
 	NSYSCALLS
 };
 

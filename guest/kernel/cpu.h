@@ -53,6 +53,7 @@ struct cpu {
 	int intena;           /* were interrupts on before the outermost one? */
 	int nlocks;           /* spinlocks held, of either kind: sched() wants 1 */
 	int idle;             /* halted in the scheduler (under sched_lock): kick_idle wakes it */
+	struct proc *yielded; /* gave this CPU up by yielding: picked here last (sched.c) */
 	uint32_t fault_ev;    /* the path the last page fault took (COWVMM_EV_*; kbench.h) */
 	struct mm *deferred_flush_mm; /* kbug=putbeforeflush only: the late shootdown (fault.c) */
 	uint64_t deferred_flush_va;

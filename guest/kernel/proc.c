@@ -56,6 +56,8 @@ int proc_alloc(struct proc **out)
 		memset(p, 0, sizeof(*p));
 		p->pid = next_pid++;
 		p->tgid = p->pid; /* before anyone (the VMM) can see the slot */
+		/* fork and clone inherit the creator's CPUs (Linux's affinity) */
+		p->cpus_allowed = curproc ? curproc->cpus_allowed : ~0ull;
 		p->state = COWVMM_PSTATE_EMBRYO;
 	}
 	spin_unlock_irq(&sched_lock);

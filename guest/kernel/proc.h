@@ -57,6 +57,7 @@ struct proc {
 	struct mm *mm;          /* the address space it runs in: own_mm, or its group leader's */
 	struct mm own_mm;       /* a group leader's (every process's) address space */
 	int32_t cpu;            /* where it runs or ran last */
+	uint64_t cpus_allowed;  /* CPUs it may run on (bit = CPU id; SYS_setaffinity); inherited */
 	struct context *ctx;    /* saved by swtch() */
 	uint64_t kstack;        /* base virtual address (KSTACK_SIZE bytes) */
 	uint64_t kstack_pa[KSTACK_PAGES];
@@ -97,6 +98,8 @@ void wakeup(void *chan);
 void wakeup_locked(void *chan);        /* under sched_lock */
 void make_runnable(struct proc *p);
 void yield_cpu(void);
+int sched_tick(void);                  /* the timer tick in user mode: 1 if it switched */
+int sched_setaffinity(int tid, uint64_t mask);
 void swtch(struct context **old, struct context *new);
 void forkret(void);
 

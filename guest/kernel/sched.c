@@ -76,28 +76,41 @@ static void check_deadlock(void)
 	}
 }
 
-/* Under sched_lock: the next runnable process after the one picked last. */
-static struct proc *pick(void)
+static int may_run_here(const struct proc *p, const struct cpu *c)
 {
-	for (int k = 1; k <= NPROC; k++) {
-		int i = (rr_last + k) % NPROC;
-		if (proctab[i].state == COWVMM_PSTATE_RUNNABLE) {
-			rr_last = i;
-			return &proctab[i];
-		}
-	}
-	return NULL;
+	return p->state == COWVMM_PSTATE_RUNNABLE && (p->cpus_allowed >> c->id) & 1;
 }
 
-/* Wake one idle CPU, if there is one, to pick up newly runnable work (under
- * sched_lock).  Without it an idle CPU would wait for its next timer tick. */
-static void kick_idle(void)
+/* Under sched_lock: the next runnable process this CPU may run, after the
+ * one picked last.  A process that just yielded here comes only if nothing
+ * else can (Linux's sched_yield: to the back of the queue), so a yield
+ * really hands the CPU to whoever waits for it. */
+static struct proc *pick(struct cpu *c)
+{
+	struct proc *found = NULL;
+	for (int k = 1; k <= NPROC && !found; k++) {
+		int i = (rr_last + k) % NPROC;
+		if (may_run_here(&proctab[i], c) && &proctab[i] != c->yielded)
+			found = &proctab[i];
+	}
+	if (!found && c->yielded && may_run_here(c->yielded, c))
+		found = c->yielded;
+	c->yielded = NULL;
+	if (found)
+		rr_last = (int)(found - proctab);
+	return found;
+}
+
+/* Wake one idle CPU among `mask`, if there is one, to pick up newly runnable
+ * work (under sched_lock).  Without it an idle CPU would wait for its next
+ * timer tick. */
+static void kick_idle(uint64_t mask)
 {
 	if (!have_apic)
 		return;
 	uint32_t me = mycpu()->id;
 	for (unsigned i = 0; i < ncpus; i++)
-		if (i != me && cpus[i].idle) {
+		if (i != me && cpus[i].idle && (mask >> i) & 1) {
 			cpus[i].idle = 0;
 			apic_send_ipi(i, IPI_RESCHED_VECTOR);
 			STAT_INC(ipis_sent);
@@ -111,7 +124,7 @@ _Noreturn static void scheduler(void)
 	for (;;) {
 		__asm__ volatile("sti" ::: "memory"); /* let ticks and IPIs in between rounds */
 		spin_lock_irq(&sched_lock);
-		struct proc *p = pick();
+		struct proc *p = pick(c);
 		if (!p) {
 			check_deadlock();
 			/* Idle until an interrupt: the tick, or kick_idle's IPI.  The
@@ -201,14 +214,14 @@ void sleep_on(void *chan, struct spinlock *lk)
 
 void wakeup_locked(void *chan)
 {
-	int woke = 0;
+	uint64_t woke = 0;
 	for (int i = 0; i < NPROC; i++)
 		if (proctab[i].state == COWVMM_PSTATE_SLEEPING && proctab[i].chan == chan) {
 			proctab[i].state = COWVMM_PSTATE_RUNNABLE;
-			woke = 1;
+			woke |= proctab[i].cpus_allowed;
 		}
 	if (woke)
-		kick_idle();
+		kick_idle(woke);
 }
 
 void wakeup(void *chan)
@@ -223,16 +236,75 @@ void make_runnable(struct proc *p)
 {
 	spin_lock_irq(&sched_lock);
 	p->state = COWVMM_PSTATE_RUNNABLE;
-	kick_idle();
+	kick_idle(p->cpus_allowed);
 	spin_unlock_irq(&sched_lock);
+}
+
+/* Under sched_lock: give the CPU to whoever else may run here. */
+static void yield_locked(void)
+{
+	struct cpu *c = mycpu();
+	c->yielded = c->proc;
+	c->proc->state = COWVMM_PSTATE_RUNNABLE;
+	sched();
 }
 
 void yield_cpu(void)
 {
 	spin_lock_irq(&sched_lock);
-	curproc->state = COWVMM_PSTATE_RUNNABLE;
-	sched();
+	yield_locked();
 	spin_unlock_irq(&sched_lock);
+}
+
+/*
+ * The timer tick in user mode: switch only if another process may run on
+ * this CPU, or if this one may no longer (its affinity changed).  Alone on
+ * its CPU a process keeps it without a trip through the scheduler loop, as
+ * in Linux -- that trip reloads CR3 and so empties the TLB, which would
+ * also wipe the very stale entries the SMP tests must be able to meet
+ * (cases_smp.c).  Returns whether it switched.
+ */
+int sched_tick(void)
+{
+	struct cpu *c = mycpu();
+	int other = !((c->proc->cpus_allowed >> c->id) & 1);
+	spin_lock_irq(&sched_lock);
+	for (int i = 0; i < NPROC && !other; i++)
+		other = &proctab[i] != c->proc && may_run_here(&proctab[i], c);
+	if (other)
+		yield_locked();
+	spin_unlock_irq(&sched_lock);
+	return other;
+}
+
+/* SYS_setaffinity: the CPUs thread `tid` (0: the caller; a thread of the
+ * caller's process) may run on.  The caller moves at once; another thread
+ * at its next tick or sleep. */
+int sched_setaffinity(int tid, uint64_t mask)
+{
+	struct proc *self = curproc, *t = NULL;
+	mask &= ncpus >= 64 ? ~0ull : (1ull << ncpus) - 1;
+	if (!mask)
+		return -EINVAL;
+	spin_lock_irq(&sched_lock);
+	if (!tid)
+		t = self;
+	else
+		for (int i = 0; i < NPROC && !t; i++)
+			if (proctab[i].pid == tid && proctab[i].leader == self->leader &&
+			    proctab[i].state != COWVMM_PSTATE_UNUSED && proctab[i].state != COWVMM_PSTATE_ZOMBIE)
+				t = &proctab[i];
+	if (!t) {
+		spin_unlock_irq(&sched_lock);
+		return -ESRCH;
+	}
+	t->cpus_allowed = mask;
+	if (t->state == COWVMM_PSTATE_RUNNABLE)
+		kick_idle(mask);
+	if (t == self && !((mask >> mycpu()->id) & 1))
+		yield_locked();
+	spin_unlock_irq(&sched_lock);
+	return 0;
 }
 
 /* Mark a process to die with `sig` at its next return to user mode (under
@@ -245,7 +317,7 @@ void kill_proc_locked(struct proc *p, int sig)
 		p->killed = sig;
 	if (p->state == COWVMM_PSTATE_SLEEPING) {
 		p->state = COWVMM_PSTATE_RUNNABLE;
-		kick_idle();
+		kick_idle(p->cpus_allowed);
 	} else if (p->state == COWVMM_PSTATE_RUNNING && p->cpu != (int32_t)mycpu()->id && have_apic) {
 		apic_send_ipi((uint32_t)p->cpu, IPI_RESCHED_VECTOR);
 		STAT_INC(ipis_sent);

@@ -21,6 +21,7 @@ static const syscall_fn table[NSYSCALLS] = {
 	[SYS_unpin] = sys_unpin,       [SYS_pinread] = sys_pinread,
 	[SYS_clone] = sys_clone,       [SYS_thread_exit] = sys_thread_exit,
 	[SYS_gettid] = sys_gettid,     [SYS_cpuid] = sys_cpuid,
+	[SYS_setaffinity] = sys_setaffinity,
 };
 
 /* A signal posted while in the kernel takes effect before user code runs. */

@@ -13,6 +13,6 @@ SYSCALL(write); SYSCALL(read); SYSCALL(pipe); SYSCALL(close); SYSCALL(dup);
 SYSCALL(sbrk); SYSCALL(mmap); SYSCALL(munmap); SYSCALL(mprotect);
 SYSCALL(meminfo); SYSCALL(vmquery); SYSCALL(checkpoint); SYSCALL(failnth); SYSCALL(bench);
 SYSCALL(pin); SYSCALL(unpin); SYSCALL(pinread);
-SYSCALL(clone); SYSCALL(thread_exit); SYSCALL(gettid); SYSCALL(cpuid);
+SYSCALL(clone); SYSCALL(thread_exit); SYSCALL(gettid); SYSCALL(cpuid); SYSCALL(setaffinity);
 
 #endif

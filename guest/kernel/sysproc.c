@@ -40,6 +40,12 @@ SYSCALL(cpuid)
 	return mycpu()->id;
 }
 
+SYSCALL(setaffinity)
+{
+	UNUSED_ARGS();
+	return sched_setaffinity((int)a0, a1);
+}
+
 SYSCALL(clone)
 {
 	UNUSED_ARGS();

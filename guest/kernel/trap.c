@@ -209,11 +209,10 @@ static void interrupt(struct trapframe *tf, int user)
 	case TIMER_VECTOR:
 		STAT_INC(timer_ticks);
 		apic_eoi();
-		/* Preempt user code only: the kernel is not preemptible. */
-		if (user && curproc) {
+		/* Preempt user code only: the kernel is not preemptible.  And
+		 * only for someone else (sched_tick). */
+		if (user && curproc && sched_tick())
 			STAT_INC(preemptions);
-			yield_cpu();
-		}
 		break;
 	case IPI_SHOOTDOWN_VECTOR:
 		tlb_shootdown_interrupt();

@@ -18,6 +18,7 @@ int thread_create(void (*fn)(void *), void *arg, void *stack, size_t size);
 _Noreturn void thread_exit(int status);  /* this thread only */
 int gettid(void);
 int cpu_now(void);                       /* the CPU running the caller now */
+int setaffinity(int tid, uint64_t mask); /* CPUs (bit = id) thread tid (0: me) may run on */
 long clone_raw(void *stack_top, void (*fn)(void *), void *arg);
 int fork(void);
 int waitpid(int pid, int *status, int options);

@@ -46,6 +46,7 @@ _Noreturn void thread_exit(int status)
 }
 int gettid(void) { return (int)syscall3(SYS_gettid, 0, 0, 0); }
 int cpu_now(void) { return (int)syscall3(SYS_cpuid, 0, 0, 0); }
+int setaffinity(int tid, uint64_t mask) { return (int)syscall3(SYS_setaffinity, (uint64_t)tid, mask, 0); }
 long bench(int op, uint64_t a, uint64_t b) { return syscall3(SYS_bench, op, (long)a, (long)b); }
 int pin(const volatile void *va) { return (int)syscall3(SYS_pin, (long)va, 0, 0); }
 int unpin(int handle) { return (int)syscall3(SYS_unpin, handle, 0, 0); }

@@ -12,6 +12,8 @@
  *   smpforkwr  forknoflush      fork's write-protect not flushed on the sibling's CPU
  *   preempt    notimer          (with one CPU) a spinning process never gives the CPU back
  * The stale-TLB cases can only fail unaudited: each audit exit flushes TLBs.
+ * They pin their threads (SYS_setaffinity) so that the interleaving that
+ * exposes the bug happens in the first round instead of by luck (cow_rounds).
  */
 
 #define STACK_PAGES 4
@@ -31,6 +33,7 @@ struct shared {
 	volatile uint8_t bad_byte, want_byte;
 	volatile int go;        /* smpwrite2: both write now */
 	volatile uint64_t counter; /* smpforkwr: the helper's last value written */
+	volatile int pin;       /* 1 + the CPU the helper thread pins itself to, 0: none */
 	uint8_t *page;          /* the page under test */
 	int npages;
 };
@@ -193,17 +196,25 @@ int t_threads(struct ctx *c)
 /* ---- 25. Stale TLB after a COW break in a threaded process ----------------- */
 
 #define TLB_ROUNDS 40
-/* The flush-before-put window is hit in one round of about 25 on the bug
- * kernel (measured under QEMU with two emulated CPUs): 200 rounds miss it
- * with a probability of about 3e-4; the correct kernel runs them all in a
- * few seconds. */
-#define FLUSH_ROUNDS 200
+/* With the threads pinned (cow_rounds) each bug kernel is caught in the
+ * first round; the rounds are for the correct kernel, which must pass them
+ * all.  (Unpinned, the flush-before-put window was hit in one round of
+ * about 25.) */
+#define FLUSH_ROUNDS 40
 
 /* Thread B: read the page all the time (its TLB keeps the translation);
  * when a round is published, the page must hold that round's byte. */
+/* The helper thread's first act when the case pins threads (cow_rounds). */
+static void pin_helper(struct shared *s)
+{
+	if (s->pin)
+		setaffinity(0, 1ull << (s->pin - 1));
+}
+
 static void reader(void *arg)
 {
 	struct shared *s = arg;
+	pin_helper(s);
 	while (!s->stop) {
 		int r = s->round;
 		uint8_t v = peek(s->page);
@@ -225,7 +236,17 @@ static void reader(void *arg)
 /* One round: fork (the page becomes COW, shared with the child, which keeps
  * it alive), let B read it, break COW by writing, publish.  With reuse in
  * mind (smpflush) the child may write the old frame in place once the
- * parent has let go of it. */
+ * parent has let go of it.
+ *
+ * The interleaving is forced, not waited for: A (and so every child it
+ * forks) runs on CPU 0 only, B on CPU 1 only (pinned before the case
+ * starts: the caller sets s->pin before spawning B).  B is then alone on its
+ * CPU, and the kernel switches away from a process only for another one that
+ * may run there (sched_tick), so B's TLB keeps what it read across ticks --
+ * only a shootdown empties it.  And the child can only run on A's CPU, when
+ * A gives it away: on the put-before-flush bug kernel that is right between
+ * the put and the late flush, which lets the child's in-place write reach B
+ * through the stale entry in the first round. */
 static bool cow_rounds(struct ctx *c, struct shared *s, bool child_reuses)
 {
 	poke(s->page, round_byte(0));
@@ -271,7 +292,15 @@ int t_smptlb(struct ctx *c)
 	if (ncpus_online() < 2)
 		return skip(c, "needs two CPUs (--cpus 2)");
 	struct shared *s = new_shared(c, 1);
-	if (!s || !spawn(c, reader, s))
+	if (!s)
+		return CASE_FAIL;
+	int rc = setaffinity(0, 1ull << 0); /* A and its children: CPU 0; B: CPU 1 (cow_rounds) */
+	if (rc != 0) {
+		fail(c, "setaffinity(0, CPU 0) returned %d", rc);
+		return case_result(c);
+	}
+	s->pin = 1 + 1;
+	if (!spawn(c, reader, s))
 		return CASE_FAIL;
 	cow_rounds(c, s, false);
 	stop_helper(c, s);
@@ -289,6 +318,7 @@ int t_smptlb(struct ctx *c)
 static void reader_no_cc(void *arg)
 {
 	struct shared *s = arg;
+	pin_helper(s);
 	while (!s->stop) {
 		uint8_t v = peek(s->page);
 		if (v == 0xcc && !s->bad_round) {
@@ -307,7 +337,15 @@ int t_smpflush(struct ctx *c)
 	if (ncpus_online() < 2)
 		return skip(c, "needs two CPUs (--cpus 2)");
 	struct shared *s = new_shared(c, 1);
-	if (!s || !spawn(c, reader_no_cc, s))
+	if (!s)
+		return CASE_FAIL;
+	int rc = setaffinity(0, 1ull << 0); /* A and its children: CPU 0; B: CPU 1 (cow_rounds) */
+	if (rc != 0) {
+		fail(c, "setaffinity(0, CPU 0) returned %d", rc);
+		return case_result(c);
+	}
+	s->pin = 1 + 1;
+	if (!spawn(c, reader_no_cc, s))
 		return CASE_FAIL;
 	cow_rounds(c, s, true);
 	stop_helper(c, s);
@@ -392,15 +430,18 @@ int t_smpwrite2(struct ctx *c)
 /* ---- 28. Fork of a multithreaded parent while a sibling thread writes ------- */
 
 #define FW_PAGES 4
-/* The bug (forknoflush) shows only in a round where the writer's CPU does
- * not happen to flush its TLB during fork (any VM exit of its vCPU may, under
- * nested virtualization): seen in one round of about 30 with two vCPUs on a
- * loaded host.  100 rounds cost the correct kernel a few seconds. */
-#define FW_ROUNDS 100
+/* A (and so each child) runs on CPU 0 only, the writer on CPU 1 only, as in
+ * cow_rounds: alone on its CPU, the writer keeps its writable TLB entries
+ * until a shootdown empties them, so on the forknoflush kernel its writes
+ * after fork land in the child's frame in the first round (unpinned, the
+ * writer's CPU happened to switch and flush in most rounds: one in about 30
+ * showed the bug).  The rounds are for the correct kernel. */
+#define FW_ROUNDS 30
 
 static void counter_writer(void *arg)
 {
 	struct shared *s = arg;
+	pin_helper(s);
 	uint64_t n = 0;
 	while (!s->stop) {
 		n++;
@@ -417,7 +458,15 @@ int t_smpforkwr(struct ctx *c)
 	if (ncpus_online() < 2)
 		return skip(c, "needs two CPUs (--cpus 2)");
 	struct shared *s = new_shared(c, FW_PAGES);
-	if (!s || !spawn(c, counter_writer, s))
+	if (!s)
+		return CASE_FAIL;
+	int rc = setaffinity(0, 1ull << 0); /* the runner is this case's own process: no need to undo */
+	if (rc != 0) {
+		fail(c, "setaffinity(0, CPU 0) returned %d", rc);
+		return case_result(c);
+	}
+	s->pin = 1 + 1;
+	if (!spawn(c, counter_writer, s))
 		return CASE_FAIL;
 	if (!wait_iters(s, 100))
 		return fail(c, "the writer thread does not run");

@@ -7,8 +7,10 @@ static void vreport(struct ctx *c, bool failure, const char *fmt, va_list ap)
 {
 	char msg[320];
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	/* One write per line so lines of concurrent processes never interleave. */
-	printf("# %s %s[%d]: %s\n", c->name, c->who, getpid(), msg);
+	/* One write per line so lines of concurrent processes never interleave.
+	 * " FAIL" marks a failure: tests/kvm/cow.kvm puts a child's first one
+	 * on the case's TAP line, where the parent only saw a wait status. */
+	printf("# %s %s[%d]%s: %s\n", c->name, c->who, getpid(), failure ? " FAIL" : "", msg);
 	if (!failure)
 		return;
 	if (c->failures++ == 0)
