@@ -6,8 +6,10 @@ bin_PROGRAMS += vmm/vmm
 VMM_CORE_SOURCES = vmm/vmm.h vmm/log.h vmm/log.c vmm/guest_mem.h vmm/guest_mem.c \
 	vmm/elf_load.h vmm/elf_load.c vmm/kvm.c vmm/boot.c vmm/run.c vmm/hypercall.c \
 	vmm/lifecycle.c vmm/cpu_start.c vmm/dump.c vmm/watchdog.c vmm/module.c vmm/world.h vmm/world.c
-# Pure pieces every feature builds on: the page-table walker, the guest's books.
-VMM_BASE_SOURCES = vmm/ptwalk.h vmm/ptwalk.c vmm/books.h vmm/books.c vmm/describe.c
+# Pure pieces every feature builds on: the page-table walker, the guest's books,
+# the output files (written directly or by the helper the seccomp filter needs).
+VMM_BASE_SOURCES = vmm/ptwalk.h vmm/ptwalk.c vmm/books.h vmm/books.c vmm/describe.c \
+	vmm/outfile.h vmm/outfile.c
 # Feature modules (each registers itself with VMM_MODULE()).
 VMM_MODULE_SOURCES = vmm/books_hc.c vmm/probe.c \
 	vmm/audit.h vmm/audit_int.h vmm/audit.c vmm/audit_cp.c vmm/audit_local.c vmm/audit_dirty.c \
