@@ -16,19 +16,20 @@ VMM_MODULE_SOURCES = vmm/books_hc.c vmm/probe.c \
 	vmm/inspect.h vmm/inspect.c vmm/dirty.h vmm/dirty.c vmm/mutate.h vmm/mutate.c \
 	vmm/ptdump.h vmm/ptdump.c vmm/dot.h vmm/dot.c vmm/report.h vmm/report.c \
 	vmm/inject.h vmm/inject.c vmm/inject_apply.c \
-	vmm/bench.h vmm/bench.c vmm/bench_report.c vmm/bench_svg.c
+	vmm/bench.h vmm/bench.c vmm/bench_report.c vmm/bench_svg.c \
+	vmm/sandbox.h vmm/sandbox.c
 VMM_LIB_SOURCES = $(VMM_CORE_SOURCES) $(VMM_BASE_SOURCES) $(VMM_MODULE_SOURCES)
 
 vmm_vmm_SOURCES = vmm/main.c $(VMM_LIB_SOURCES)
 vmm_vmm_CPPFLAGS = $(AM_CPPFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
 # --enable-sanitizers (CI) instruments the VMM itself too: every KVM batch
 # then runs an ASan/UBSan/LeakSanitizer VMM against the guest.
-vmm_vmm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS)
+vmm_vmm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(LIBSECCOMP_CFLAGS) $(SAN_CFLAGS)
 vmm_vmm_LDFLAGS = $(SAN_CFLAGS)
-vmm_vmm_LDADD = $(LIBELF_LIBS) -lm -lpthread
+vmm_vmm_LDADD = $(LIBELF_LIBS) $(LIBSECCOMP_LIBS) -lm -lpthread
 
 # The same objects, built with the sanitizers when configured, as one library
 # that every unit test and fuzzer links (no KVM is touched unless called).
 noinst_LIBRARIES += vmm/libvmm-test.a
 vmm_libvmm_test_a_SOURCES = $(VMM_LIB_SOURCES)
-vmm_libvmm_test_a_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS)
+vmm_libvmm_test_a_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(LIBSECCOMP_CFLAGS) $(SAN_CFLAGS)
