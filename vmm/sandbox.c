@@ -110,8 +110,9 @@ static int ioctl_rules(scmp_filter_ctx ctx, int fd, const unsigned long *req, si
 
 static int add_rules(const struct vm *vm, scmp_filter_ctx ctx)
 {
-	/* Memory: malloc, realloc of big buffers, thread stacks and their
-	 * guard pages; never executable memory. */
+	/* Memory: malloc (brk, mmap), realloc of big buffers (mremap: an
+	 * audit's per-page vectors), thread stacks and their guard pages;
+	 * never executable memory. */
 	RULE(ctx, SCMP_ACT_ALLOW, mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	RULE(ctx, SCMP_ACT_ALLOW, mprotect, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	RULE(ctx, SCMP_ACT_ALLOW, munmap, 0);
@@ -150,12 +151,14 @@ static int add_rules(const struct vm *vm, scmp_filter_ctx ctx)
 
 	/* Descriptors already open: console and messages (stdout, stderr),
 	 * the vCPUs' statistics (pread), the file helper's socket; stdio's
-	 * first look at stdout (fstat); closing everything at the end. */
+	 * first look at stdout (fstat, made as newfstatat(1, "",
+	 * AT_EMPTY_PATH): a filter cannot read the path, so this also lets a
+	 * path be stat'ed -- its metadata, never its contents); closing
+	 * everything at the end. */
 	RULE(ctx, SCMP_ACT_ALLOW, read, 0);
 	RULE(ctx, SCMP_ACT_ALLOW, write, 0);
 	RULE(ctx, SCMP_ACT_ALLOW, pread64, 0);
 	RULE(ctx, SCMP_ACT_ALLOW, newfstatat, 1, SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
-	RULE(ctx, SCMP_ACT_ALLOW, fstat, 0);
 	RULE(ctx, SCMP_ACT_ALLOW, close, 0);
 
 	/* The end: the file helper reaped, the process gone. */
@@ -183,16 +186,25 @@ static int add_rules(const struct vm *vm, scmp_filter_ctx ctx)
 	RULE(ctx, SCMP_ACT_ALLOW, getdents, 0);
 	RULE(ctx, SCMP_ACT_ALLOW, getdents64, 0);
 	RULE(ctx, SCMP_ACT_ALLOW, lseek, 0);
+	/* A sanitizer report (the point of the build: it must come out, not a
+	 * SIGSYS): the binary's name, the symbolizer (libbacktrace, in
+	 * process) reading it, and a pipe to test whether memory shown in the
+	 * report is readable. */
+	RULE(ctx, SCMP_ACT_ALLOW, readlink, 0);
+	RULE(ctx, SCMP_ACT_ALLOW, newfstatat, 0);
+	RULE(ctx, SCMP_ACT_ALLOW, fcntl, 0);
+	RULE(ctx, SCMP_ACT_ALLOW, pipe2, 0);
 #endif
 
-	/* KVM, on this VM's descriptors only; isatty() of stdio (TCGETS). */
+	/* KVM, on this VM's descriptors only; stdio's isatty() of stdout
+	 * (TCGETS), and the sanitizers' of stderr. */
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		int r = ioctl_rules(ctx, vm->vcpus[i].fd, vcpu_ioctls, sizeof vcpu_ioctls / sizeof vcpu_ioctls[0]);
 		if (r)
 			return r;
 	}
 	int r = ioctl_rules(ctx, vm->vm_fd, vm_ioctls, sizeof vm_ioctls / sizeof vm_ioctls[0]);
-	for (int fd = 0; !r && fd <= 2; fd++)
+	for (int fd = 1; !r && fd <= 2; fd++)
 		r = ioctl_rules(ctx, fd, (const unsigned long[]){ TCGETS }, 1);
 	return r;
 }

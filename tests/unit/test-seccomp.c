@@ -30,10 +30,18 @@ static void *thread_fn(void *arg)
 	return arg;
 }
 
+/* On a thread created after the filter: it inherits it. */
+static void *thread_open(void *arg)
+{
+	(void)open("/dev/null", O_WRONLY);
+	return arg;
+}
+
 enum call {
 	C_WRITE, C_KVM_RUN, C_GET_DIRTY_LOG, C_THREAD, C_MMAP_RW, C_QSORT,
 	C_VM_IOCTL_ON_VCPU, C_CREATE_VCPU, C_KVM_RUN_OTHER_FD, C_OPEN_WRITE, C_OPEN_READ, C_FORK, C_CLONE_VM,
-	C_EXEC, C_SOCKET, C_MMAP_EXEC, C_MPROTECT_EXEC, C_KILL_PARENT,
+	C_EXEC, C_SOCKET, C_MMAP_EXEC, C_MPROTECT_EXEC, C_KILL_PARENT, C_THREAD_OPEN,
+	C_USE_AFTER_FREE, C_LEAK,
 };
 
 static int cmp(const void *a, const void *b)
@@ -122,17 +130,39 @@ static void make_call(enum call c, const struct fds *f)
 	case C_KILL_PARENT:
 		(void)kill(getppid(), 0);
 		break;
+	case C_THREAD_OPEN:
+		if (pthread_create(&t, NULL, thread_open, NULL) == 0)
+			pthread_join(t, NULL);
+		break;
+	case C_USE_AFTER_FREE: { /* a bug for the sanitizers to report */
+		char *volatile q = malloc(8);
+		free(q);
+		*(volatile char *)q = 1;
+		break;
+	}
+	case C_LEAK: {
+		void *volatile leak = malloc(100);
+		leak = NULL; /* no copy left for the leak check to find */
+		(void)leak;
+		break;
+	}
 	}
 }
 
 /* The child's end: exit(0) after the call (the sanitizer builds' leak check
  * runs at exit, under the filter too), 2 if the filter could not be put in
- * force; the parent gets the wait status. */
+ * force; the parent gets the wait status.  The child's stderr goes to
+ * child_err (a sanitizer's report). */
+static char child_err[] = "/tmp/test-seccomp-err.XXXXXX";
+
 static int in_child(enum call c)
 {
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
+		int e = open(child_err, O_WRONLY | O_TRUNC);
+		if (e >= 0)
+			dup2(e, 2);
 		struct rlimit no_core = { 0, 0 };
 		setrlimit(RLIMIT_CORE, &no_core); /* SIGSYS dumps core */
 		struct fds f = { open("/dev/null", O_RDWR), open("/dev/null", O_RDWR), open("/dev/null", O_RDWR) };
@@ -199,6 +229,19 @@ static bool file_is(const char *path, const char *want)
 	return f && !strcmp(buf, want);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+static bool file_has(const char *path, const char *what)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return strstr(buf, what) != NULL;
+}
+#endif
+
 /* A raw request, as a VMM taken over by its guest could send: the reply. */
 static int32_t raw(struct outfiles *o, uint32_t op, uint32_t idx, const char *name, const char *data)
 {
@@ -257,6 +300,12 @@ static void test_helper(void)
 
 int main(void)
 {
+	int e = mkstemp(child_err);
+	if (e < 0) {
+		printf("Bail out! mkstemp\n");
+		return 1;
+	}
+	close(e);
 	test_helper();
 	/* What a run does. */
 	ALLOWED(C_WRITE, "write to stderr");
@@ -276,13 +325,23 @@ int main(void)
 	KILLED(C_MMAP_EXEC, "executable mmap");
 	KILLED(C_MPROTECT_EXEC, "mprotect to executable");
 	KILLED(C_KILL_PARENT, "a signal to another process");
+	KILLED(C_THREAD_OPEN, "open for writing on a thread created after the filter (threads inherit it)");
 #ifdef __SANITIZE_ADDRESS__
 	/* The sanitizer runtimes' own needs (LeakSanitizer's tracer and scan). */
 	ALLOWED(C_OPEN_READ, "open read-only (sanitizer build: LeakSanitizer reads /proc)");
 	ALLOWED(C_CLONE_VM, "clone(CLONE_VM) (sanitizer build: LeakSanitizer's tracer)");
+	/* What the build is for: a bug found under the filter is reported,
+	 * symbolized, not drowned in a SIGSYS. */
+	int st = in_child(C_USE_AFTER_FREE);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 1 && file_has(child_err, "heap-use-after-free") &&
+	   file_has(child_err, "make_call"), "sanitizer build: a use after free under the filter is reported, symbolized");
+	st = in_child(C_LEAK);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) != 0 && file_has(child_err, "detected memory leaks") &&
+	   file_has(child_err, "make_call"), "sanitizer build: a leak under the filter is reported at exit, symbolized");
 #else
 	KILLED(C_OPEN_READ, "open read-only");
 	KILLED(C_CLONE_VM, "clone(CLONE_VM) without CLONE_THREAD");
 #endif
+	unlink(child_err);
 	return tap_done();
 }
