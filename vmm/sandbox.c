@@ -278,8 +278,9 @@ static void sandbox_usage(FILE *f)
 		"                        with SIGSYS (status 159).  Output files are written\n"
 		"                        by a helper process started before the filter\n"
 		"      --seccomp-test CPU  testing: vCPU CPU's thread opens /dev/null for writing\n"
-		"                        at its first VM exit, a call the filter forbids (the\n"
-		"                        VMM dies with SIGSYS; with --no-seccomp the run goes on)\n");
+		"                        at its first exit to the VMM (if it has one), a call\n"
+		"                        the filter forbids: the VMM dies with SIGSYS; with\n"
+		"                        --no-seccomp the run goes on\n");
 }
 
 /* Before the kernel image and KVM: the file helper, when files are to be
@@ -304,7 +305,9 @@ static int sandbox_boot(struct vm *vm, struct cowvmm_boot_info *bi)
 }
 
 /* --seccomp-test: a call the filter forbids, on the chosen vCPU's thread
- * once the guest runs (threads inherit the filter). */
+ * once the guest runs (threads inherit the filter).  Only at an exit that
+ * reaches the VMM: a vCPU whose guest only halts, takes timer ticks and
+ * IPIs (all inside KVM) never makes it. */
 static void sandbox_on_exit(struct vcpu *v)
 {
 	struct sandbox_state *s = st(v->vm);
