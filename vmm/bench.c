@@ -256,12 +256,21 @@ static int bench_option(struct vm *vm, int id, const char *arg)
 	struct bench_opts *o = &st(vm)->o;
 	o->enabled = true;
 	vm->boot_flags |= COWVMM_BOOT_F_BENCH;
-	if (id == O_JSON)
+	int r = 0;
+	if (id == O_JSON) {
 		o->json_path = arg;
-	else if (id == O_SVG)
+		r = out_allow(&vm->files, arg, OUT_FILE);
+	} else if (id == O_SVG) {
 		o->svg_dir = arg;
-	else if (id == O_PEER)
+		r = out_allow(&vm->files, arg, OUT_DIR);
+	} else if (id == O_PEER) {
 		o->peer_path = arg;
+	}
+	if (r) {
+		fprintf(stderr, "vmm: %s: more than %d output files and directories\nTry 'vmm --help'.\n", arg,
+			OUT_MAX);
+		return VMM_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -281,10 +290,14 @@ static void bench_usage(FILE *f)
 
 /* Read the TSC rate, open the vCPUs' statistics (when they cannot be opened
  * and --bench is on, say so: the report then says exits were NOT MEASURED),
- * and default to cowbench. */
+ * read the peer's figures, and default to cowbench.  Output files go
+ * through vm->files (the helper, once the seccomp filter is on). */
 static int bench_setup(struct vm *vm)
 {
 	struct bench_state *b = st(vm);
+	b->files = &vm->files;
+	if (b->o.peer_path && bench_load_peer(b, b->o.peer_path) != 0)
+		return VMM_EXIT_USAGE;
 	for (int k = 0; k < KS_COUNT; k++)
 		b->ks[k].name = ks_names[k];
 	int khz = vm->cap.tsc_khz ? kvm_try(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, NULL) : -ENOTSUP;

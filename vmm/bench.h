@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cowvmm/abi.h"
+#include "outfile.h"
 
 /*
  * bench.c, bench_report.c, bench_svg.c — timing runs (HC_BENCH, `--bench`).
@@ -67,6 +68,7 @@ struct bench_kstat_info {
 
 struct bench_state {
 	struct bench_opts o;
+	struct outfiles *files;           /* where JSON and plots go (NULL: straight to disk) */
 	uint64_t tsc_khz;                 /* 0 if unknown */
 	bool have_stats;                  /* the vCPUs' statistics fds are open */
 	char stats_why[128];              /* why there are no KVM statistics */
@@ -87,7 +89,7 @@ struct bench_state {
 	struct bench_group *groups;
 	size_t ngroups;
 	uint64_t *sorted;                 /* backing store of the groups' ticks */
-	struct bench_peer *peer;
+	struct bench_peer *peer;          /* read at setup (bench_load_peer()) */
 	size_t npeer;
 };
 
@@ -103,13 +105,16 @@ const struct bench_group *bench_group_find(const struct bench_state *b, uint32_t
 const struct bench_peer *bench_peer_find(const struct bench_state *b, const char *event, uint32_t n);
 
 /* bench_report.c */
+/* Read --bench-peer FILE (at setup: no file is opened once the seccomp
+ * filter is on): 0, or -1 after a message. */
+int bench_load_peer(struct bench_state *b, const char *path);
 void bench_print_table(const struct bench_state *b, FILE *out);
 int bench_write_json(const struct bench_state *b, const char *path);
 /* bench_svg.c: every plot into dir; returns 0 or -1 after a message. */
 int bench_write_svg(const struct bench_state *b, const char *dir);
 /* With --bench: print the report to `out` and write JSON and SVG.  0;
  * VMM_EXIT_GUEST_FAIL if no samples arrived; VMM_EXIT_USAGE if an output
- * file could not be written or the peer file read. */
+ * file could not be written. */
 int bench_report(struct bench_state *b, FILE *out);
 /* Free what the report allocated. */
 void bench_free(struct bench_state *b);

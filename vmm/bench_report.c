@@ -81,7 +81,7 @@ const struct bench_peer *bench_peer_find(const struct bench_state *b, const char
 
 /* Lines "peer event=E n=N count=C min=.. p50=.. p90=.. p99=.. max=.. mean=.."
  * (tools/linux-peer); anything else in the file is ignored. */
-static int load_peer(struct bench_state *b, const char *path)
+int bench_load_peer(struct bench_state *b, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -286,7 +286,8 @@ void bench_print_table(const struct bench_state *b, FILE *out)
 /* JSON: one record per line, so line tools can pick it apart too. */
 int bench_write_json(const struct bench_state *b, const char *path)
 {
-	FILE *f = fopen(path, "w");
+	struct outfile w;
+	FILE *f = out_open(&w, b->files, path, NULL);
 	if (!f) {
 		fprintf(stderr, "vmm: bench: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
@@ -328,8 +329,9 @@ int bench_write_json(const struct bench_state *b, const char *path)
 			p->p99, p->max, p->mean, i + 1 < b->npeer ? "," : "");
 	}
 	fprintf(f, "]\n}\n");
-	if (fclose(f) != 0) {
-		fprintf(stderr, "vmm: bench: writing %s: %s\n", path, strerror(errno));
+	int r = out_close(&w);
+	if (r) {
+		fprintf(stderr, "vmm: bench: writing %s: %s\n", path, strerror(-r));
 		return -1;
 	}
 	return 0;
@@ -343,8 +345,6 @@ int bench_report(struct bench_state *b, FILE *out)
 	if (b->open)
 		fprintf(out, "vmm: bench: the guest left a timed loop open (%s/%u)\n",
 			bench_event_name(b->open_event), b->open_arg);
-	if (b->o.peer_path && load_peer(b, b->o.peer_path) != 0)
-		rc = VMM_EXIT_USAGE;
 	if (make_groups(b) != 0) {
 		fprintf(stderr, "vmm: bench: out of memory\n");
 		return VMM_EXIT_GUEST_FAIL;

@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "bench.h"
 
@@ -16,13 +15,11 @@
 #define BINS 60
 #define MIN_HIST_SAMPLES 16
 
-static FILE *svg_open(const char *dir, const char *name)
+static FILE *svg_open(struct outfile *w, const struct bench_state *b, const char *dir, const char *name)
 {
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
+	FILE *f = out_open(w, b->files, dir, name);
 	if (!f) {
-		fprintf(stderr, "vmm: bench: cannot write %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "vmm: bench: cannot write %s/%s: %s\n", dir, name, strerror(errno));
 		return NULL;
 	}
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -31,10 +28,13 @@ static FILE *svg_open(const char *dir, const char *name)
 	return f;
 }
 
-static int svg_close(FILE *f)
+static int svg_close(struct outfile *w, const char *dir)
 {
-	fprintf(f, "</svg>\n");
-	return fclose(f) == 0 ? 0 : -1;
+	fprintf(w->f, "</svg>\n");
+	int r = out_close(w);
+	if (r)
+		fprintf(stderr, "vmm: bench: writing a plot in %s: %s\n", dir, strerror(-r));
+	return r ? -1 : 0;
 }
 
 static void axes(FILE *f, const char *title, const char *xl, const char *yl)
@@ -53,11 +53,12 @@ static void axes(FILE *f, const char *title, const char *xl, const char *yl)
 
 /* Histogram of one group: linear bins from min to p99 (the bulk), with the
  * samples above p99's bin range counted in a separate last bar. */
-static int histogram(const char *dir, const struct bench_group *g)
+static int histogram(const struct bench_state *b, const char *dir, const struct bench_group *g)
 {
 	char name[96], title[160];
 	snprintf(name, sizeof name, "hist-%s-n%u.svg", bench_event_name(g->event), g->arg);
-	FILE *f = svg_open(dir, name);
+	struct outfile w;
+	FILE *f = svg_open(&w, b, dir, name);
 	if (!f)
 		return -1;
 	/* Samples are the guest's numbers: any value, 0 .. UINT64_MAX.  The bin
@@ -101,7 +102,7 @@ static int histogram(const char *dir, const struct bench_group *g)
 	if (bins[BINS])
 		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#c44\">%" PRIu64
 			   " above p99, max %" PRIu64 "</text>\n", W - MR, MT + 24, bins[BINS], g->max);
-	return svg_close(f);
+	return svg_close(&w, dir);
 }
 
 /* log10 position in [lo, hi] -> pixels. */
@@ -137,7 +138,8 @@ static int fork_plot(const struct bench_state *b, const char *dir)
 		return 0; /* no fork samples */
 	xlo = pow(10, floor(log10(xlo))), xhi = pow(10, ceil(log10(xhi) + 1e-9));
 	ylo = pow(10, floor(log10(ylo > 0 ? ylo : 1))), yhi = pow(10, ceil(log10(yhi) + 1e-9));
-	FILE *f = svg_open(dir, "fork.svg");
+	struct outfile w;
+	FILE *f = svg_open(&w, b, dir, "fork.svg");
 	if (!f)
 		return -1;
 	axes(f, "fork latency (parent view) against mapped pages", "mapped pages (log)",
@@ -179,18 +181,19 @@ static int fork_plot(const struct bench_state *b, const char *dir)
 	if (peer)
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"7\" height=\"7\" fill=\"#c44\"/><text x=\"%d\" "
 			   "y=\"%d\">peer (Linux) p50</text>\n", ML + 10, MT + 20, ML + 22, MT + 28);
-	return svg_close(f);
+	return svg_close(&w, dir);
 }
 
 int bench_write_svg(const struct bench_state *b, const char *dir)
 {
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-		fprintf(stderr, "vmm: bench: cannot create %s: %s\n", dir, strerror(errno));
+	int r = out_mkdir(b->files, dir, 0777);
+	if (r && r != -EEXIST) {
+		fprintf(stderr, "vmm: bench: cannot create %s: %s\n", dir, strerror(-r));
 		return -1;
 	}
 	int rc = fork_plot(b, dir);
 	for (size_t i = 0; i < b->ngroups; i++)
-		if (b->groups[i].count >= MIN_HIST_SAMPLES && histogram(dir, &b->groups[i]))
+		if (b->groups[i].count >= MIN_HIST_SAMPLES && histogram(b, dir, &b->groups[i]))
 			rc = -1;
 	return rc;
 }

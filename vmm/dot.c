@@ -1,18 +1,14 @@
 /* vmm/dot.c — Graphviz pictures of two processes' page-table trees and the frames they map (runs collapsed, COW sharing highlighted). */
 #include <errno.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "dot.h"
 #include "inspect.h"
+#include "outfile.h"
 #include "ptwalk.h"
 #include "vmm.h"
-
-extern char **environ;
 
 #define MAX_RUNS 48    /* frame-run nodes per process; the rest is summarized */
 #define MAX_TABLES 64  /* table nodes per process (a picture, not a dump); the rest skipped */
@@ -159,31 +155,16 @@ static void draw_process(FILE *f, const struct books *b, int pid, uint64_t mark_
 			(unsigned long long)c.hidden_pages);
 }
 
-/* dot -Tsvg -o out in: quietly nothing when Graphviz is not installed. */
-static int run_dot(const char *in, const char *out)
-{
-	char *argv[] = { "dot", "-Tsvg", "-o", (char *)out, (char *)in, NULL };
-	pid_t pid;
-	int r = posix_spawnp(&pid, "dot", NULL, NULL, argv, environ);
-	if (r == ENOENT)
-		return 0;
-	if (r)
-		return -r;
-	int st;
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? 0 : (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO);
-}
-
-int dot_write(const char *dir, const char *name, const char *title, const struct books *b,
+int dot_write(struct outfiles *o, const char *dir, const char *name, const char *title, const struct books *b,
 	      int pid, int pid2, uint64_t va)
 {
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
-	char path[4096], svg[4096];
-	snprintf(path, sizeof path, "%s/%s.dot", dir, name);
-	snprintf(svg, sizeof svg, "%s/%s.svg", dir, name);
-	FILE *f = fopen(path, "w");
+	int r = out_mkdir(o, dir, 0755);
+	if (r && r != -EEXIST)
+		return r;
+	char file[OUT_NAME_MAX];
+	snprintf(file, sizeof file, "%s.dot", name);
+	struct outfile w;
+	FILE *f = out_open(&w, o, dir, file);
 	if (!f)
 		return -errno;
 	fprintf(f, "digraph \"%s\" {\n  rankdir=LR; compound=true; fontname=\"Helvetica\";\n"
@@ -203,9 +184,8 @@ int dot_write(const char *dir, const char *name, const char *title, const struct
 	else if (pid2 && pid2 != pid)
 		draw_process(f, b, pid2, va);
 	fprintf(f, "}\n");
-	if (fclose(f))
-		return -errno;
-	return run_dot(path, svg);
+	r = out_close(&w);
+	return r ? r : out_dot(o, dir, name);
 }
 
 /* ---- the module: --dot DIR ------------------------------------------------- */
@@ -233,7 +213,7 @@ void dot_at_checkpoint(struct vm *vm, const struct audit *a, const struct cowvmm
 	if (cp->checkpoint == COWVMM_CP_FORK && !s->fork_done) {
 		s->fork_done = true;
 		snprintf(title, sizeof title, "after fork: parent pid %d, child pid %d", cp->pid, cp->pid2);
-		r = dot_write(s->dir, "fork", title, b, cp->pid, cp->pid2, 0);
+		r = dot_write(&vm->files, s->dir, "fork", title, b, cp->pid, cp->pid2, 0);
 	} else if (cp->checkpoint == COWVMM_CP_COW_BEFORE && !s->cow_done &&
 		   audit_cow_before(a, &pid, &va, &frame, &sharer)) {
 		s->cow_pid = cp->pid;
@@ -241,14 +221,14 @@ void dot_at_checkpoint(struct vm *vm, const struct audit *a, const struct cowvmm
 		s->cow_other = sharer;
 		snprintf(title, sizeof title, "COW fault of pid %d at 0x%llx: before", cp->pid,
 			 (unsigned long long)cp->va);
-		r = dot_write(s->dir, "cow-before", title, b, s->cow_pid, s->cow_other, cp->va);
+		r = dot_write(&vm->files, s->dir, "cow-before", title, b, s->cow_pid, s->cow_other, cp->va);
 	} else if (cp->checkpoint == COWVMM_CP_COW_AFTER && !s->cow_done && s->cow_pid == cp->pid &&
 		   cp->frame_old != cp->frame_new) {
 		s->cow_done = true;
 		snprintf(title, sizeof title, "COW fault of pid %d at 0x%llx: after (frame 0x%llx copied to 0x%llx)",
 			 cp->pid, (unsigned long long)cp->va, (unsigned long long)cp->frame_old,
 			 (unsigned long long)cp->frame_new);
-		r = dot_write(s->dir, "cow-after", title, b, s->cow_pid, s->cow_other, cp->va);
+		r = dot_write(&vm->files, s->dir, "cow-after", title, b, s->cow_pid, s->cow_other, cp->va);
 	}
 	if (r)
 		fprintf(stderr, "vmm: --dot %s: %s\n", s->dir, strerror(-r));
@@ -265,6 +245,11 @@ static int dot_option(struct vm *vm, int id, const char *arg)
 	struct dot_state *s = vm_state(vm, &dot_module);
 	s->dir = arg;
 	inspect_require(vm);
+	if (out_allow(&vm->files, arg, OUT_DIR)) {
+		fprintf(stderr, "vmm: --dot %s: more than %d output files and directories\nTry 'vmm --help'.\n", arg,
+			OUT_MAX);
+		return VMM_EXIT_USAGE;
+	}
 	return 0;
 }
 

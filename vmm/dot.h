@@ -7,9 +7,11 @@
 #include "audit.h"
 
 /* Runs of pages collapsed, shared COW frames highlighted, the page at `va`
- * marked.  Writes DIR/NAME.dot and, when `dot` is on PATH, DIR/NAME.svg.
- * Returns 0 or -errno.  Pure (but for running Graphviz). */
-int dot_write(const char *dir, const char *name, const char *title, const struct books *b,
+ * marked.  Writes DIR/NAME.dot and, when `dot` is on PATH, DIR/NAME.svg,
+ * through `o` (NULL: straight to disk; see outfile.h).  Returns 0 or
+ * -errno.  Pure (but for writing files and running Graphviz). */
+struct outfiles;
+int dot_write(struct outfiles *o, const char *dir, const char *name, const char *title, const struct books *b,
 	      int pid, int pid2, uint64_t va);
 
 struct vm;

@@ -322,7 +322,7 @@ static void json_violation(FILE *f, const struct audit_violation *v, bool last)
 	fprintf(f, "}%s\n", last ? "" : ",");
 }
 
-int report_json(const struct vm *vm, const char *path, int status)
+int report_json(struct vm *vm, const char *path, int status)
 {
 	struct report_state *R = st(vm);
 	sum_exits(R);
@@ -330,7 +330,8 @@ int report_json(const struct vm *vm, const char *path, int status)
 	const char *dirty_state, *dirty_why;
 	uint64_t dirty_checked;
 	dirty_info(vm, &dirty_state, &dirty_why, &dirty_checked);
-	FILE *f = fopen(path, "w");
+	struct outfile w;
+	FILE *f = out_open(&w, &vm->files, path, NULL);
 	if (!f)
 		return -errno;
 	char cmdline[COWVMM_CMDLINE_MAX] = "";
@@ -418,9 +419,7 @@ int report_json(const struct vm *vm, const char *path, int status)
 	for (unsigned i = 0; i < vm->nvcpus && i < VMM_MAX_VCPUS; i++)
 		fprintf(f, "%s%" PRIu64, i ? ", " : "", R->per_vcpu[i].n);
 	fprintf(f, "]}\n}\n");
-	if (fclose(f))
-		return -errno;
-	return 0;
+	return out_close(&w);
 }
 
 /* ---- the module --------------------------------------------------------------- */
@@ -434,6 +433,11 @@ static int report_option(struct vm *vm, int id, const char *arg)
 {
 	(void)id;
 	st(vm)->path = arg;
+	if (out_allow(&vm->files, arg, OUT_FILE)) {
+		fprintf(stderr, "vmm: --report %s: more than %d output files and directories\nTry 'vmm --help'.\n",
+			arg, OUT_MAX);
+		return VMM_EXIT_USAGE;
+	}
 	return 0;
 }
 

@@ -19,7 +19,7 @@ void report_checkpoint(struct vm *vm, unsigned vcpu, const struct cowvmm_hc_insp
  * period, and the dirty log's state. */
 void report_audit_info(struct vm *vm, uint64_t full, uint64_t local, uint64_t fallback, unsigned full_every);
 void report_text(const struct vm *vm, FILE *f, int status);
-/* JSON of the run to `path`: 0 or -errno. */
-int report_json(const struct vm *vm, const char *path, int status);
+/* JSON of the run to `path` (through vm->files): 0 or -errno. */
+int report_json(struct vm *vm, const char *path, int status);
 
 #endif /* COWVMM_REPORT_H */

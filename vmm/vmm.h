@@ -25,6 +25,7 @@
 #include "elf_load.h"
 #include "guest_mem.h"
 #include "log.h"
+#include "outfile.h"
 #include "world.h"
 
 /* Exit statuses of `vmm` (documented in --help and README.md). */
@@ -107,6 +108,9 @@ struct vm {
 	/* Guest. */
 	struct gmem mem;         /* guest RAM, memslot 0 at GPA 0 */
 	struct kimage kernel;    /* symbols for reports; empty for --probe */
+	/* Files the run may write (modules register them from their options),
+	 * and the helper that writes them once the seccomp filter is on. */
+	struct outfiles files;
 	/* Tables filled by modules at setup. */
 	struct vm_hypercall hc[COWVMM_HC_COUNT];
 	vm_exit_fn exit_fn[VMM_MAX_EXIT_REASON];

@@ -5,10 +5,10 @@
 FUZZ_HARNESSES = hypercall elf
 EXTRA_DIST += tests/fuzz/fuzz_hypercall.c tests/fuzz/fuzz_elf.c tests/fuzz/fuzz.sh
 check_PROGRAMS += tests/fuzz/fuzz_hypercall tests/fuzz/fuzz_elf
-FUZZ_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS) -DFUZZ_STANDALONE
+FUZZ_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(LIBSECCOMP_CFLAGS) $(SAN_CFLAGS) -DFUZZ_STANDALONE
 # Whole archive: every module's VMM_MODULE() entry, as in vmm/vmm.
 FUZZ_LINK_FLAGS = $(SAN_CFLAGS) -Wl,--whole-archive,vmm/libvmm-test.a,--no-whole-archive
-FUZZ_LDADD = $(LIBELF_LIBS) -lm -lpthread
+FUZZ_LDADD = $(LIBELF_LIBS) $(LIBSECCOMP_LIBS) -lm -lpthread
 tests_fuzz_fuzz_hypercall_SOURCES = tests/fuzz/fuzz_hypercall.c
 tests_fuzz_fuzz_hypercall_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_hypercall_LDADD = $(FUZZ_LDADD)
@@ -28,7 +28,7 @@ FUZZ_LF_FLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanit
 	-Wno-gnu-variable-sized-type-not-at-end -I$(top_srcdir)/include -I$(top_srcdir)/vmm -I$(top_builddir)
 tests/fuzz/%-lf: $(top_srcdir)/tests/fuzz/%.c $(FUZZLF_SRCS:%=$(top_srcdir)/%)
 	@mkdir -p tests/fuzz
-	$(AM_V_CC)$(CLANG) $(FUZZ_LF_FLAGS) -o $@ $< $(FUZZLF_SRCS:%=$(top_srcdir)/%) $(LIBELF_LIBS) -lm -lpthread
+	$(AM_V_CC)$(CLANG) $(FUZZ_LF_FLAGS) -o $@ $< $(FUZZLF_SRCS:%=$(top_srcdir)/%) $(LIBELF_LIBS) $(LIBSECCOMP_LIBS) -lm -lpthread
 CLEANFILES += $(FUZZ_LF)
 if HAVE_LIBFUZZER
 check_DATA += $(FUZZ_LF)

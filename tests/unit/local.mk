@@ -2,11 +2,11 @@
 EXTRA_DIST += tests/unit/tap.h tests/unit/fakeguest.h tests/unit/simguest.h
 UNIT_TESTS = tests/unit/test-ptwalk tests/unit/test-elf tests/unit/test-gmem tests/unit/test-describe \
 	tests/unit/test-audit tests/unit/test-inject tests/unit/test-modules tests/unit/test-world \
-	tests/unit/test-watchdog
+	tests/unit/test-watchdog tests/unit/test-seccomp
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
-UNIT_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(SAN_CFLAGS)
-UNIT_LDADD = vmm/libvmm-test.a $(LIBELF_LIBS) -lm -lpthread
+UNIT_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(LIBSECCOMP_CFLAGS) $(SAN_CFLAGS)
+UNIT_LDADD = vmm/libvmm-test.a $(LIBELF_LIBS) $(LIBSECCOMP_LIBS) -lm -lpthread
 
 # Page-table walker and COW audit on synthetic guest memory.
 tests_unit_test_ptwalk_SOURCES = tests/unit/test-ptwalk.c
@@ -23,6 +23,8 @@ tests_unit_test_modules_SOURCES = tests/unit/test-modules.c
 tests_unit_test_world_SOURCES = tests/unit/test-world.c
 # The watchdog thread: kicks at the deadline, ends an overrunning run.
 tests_unit_test_watchdog_SOURCES = tests/unit/test-watchdog.c
+# The seccomp filter in child processes: allowed calls return, others die of SIGSYS.
+tests_unit_test_seccomp_SOURCES = tests/unit/test-seccomp.c
 
 tests_unit_test_ptwalk_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_CFLAGS = $(UNIT_CFLAGS)
@@ -33,6 +35,7 @@ tests_unit_test_inject_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_modules_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_world_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_watchdog_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_seccomp_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ptwalk_LDADD = $(UNIT_LDADD)
 tests_unit_test_audit_LDADD = $(UNIT_LDADD)
 tests_unit_test_elf_LDADD = $(UNIT_LDADD)
@@ -42,6 +45,7 @@ tests_unit_test_inject_LDADD = $(UNIT_LDADD)
 tests_unit_test_modules_LDADD = $(UNIT_LDADD)
 tests_unit_test_world_LDADD = $(UNIT_LDADD)
 tests_unit_test_watchdog_LDADD = $(UNIT_LDADD)
+tests_unit_test_seccomp_LDADD = $(UNIT_LDADD)
 tests_unit_test_ptwalk_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_audit_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_elf_LDFLAGS = $(SAN_CFLAGS)
@@ -51,4 +55,5 @@ tests_unit_test_inject_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_modules_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_world_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_watchdog_LDFLAGS = $(SAN_CFLAGS)
+tests_unit_test_seccomp_LDFLAGS = $(SAN_CFLAGS)
 

@@ -440,7 +440,7 @@ static void test_outputs(void)
 
 	char dir[] = "/tmp/test-audit-dot.XXXXXX";
 	OK(mkdtemp(dir) != NULL, "temporary directory");
-	EQ(dot_write(dir, "fork", "after fork", audit_books(s.a), 1, 2, VA_DATA + PG), 0, "dot_write succeeds");
+	EQ(dot_write(NULL, dir, "fork", "after fork", audit_books(s.a), 1, 2, VA_DATA + PG), 0, "dot_write succeeds");
 	char path[256];
 	snprintf(path, sizeof path, "%s/fork.dot", dir);
 	f = fopen(path, "r");
@@ -988,8 +988,8 @@ static void test_threads_outputs(void)
 
 	char dir[] = "/tmp/test-audit-dot.XXXXXX";
 	OK(mkdtemp(dir) != NULL, "threads: temporary directory");
-	EQ(dot_write(dir, "threads", "two threads", audit_books(s.a), 2, 3, 0), 0, "dot of two threads written");
-	EQ(dot_write(dir, "fork", "a thread's fork", audit_books(s.a), 3, 4, 0), 0, "dot of a thread's fork written");
+	EQ(dot_write(NULL, dir, "threads", "two threads", audit_books(s.a), 2, 3, 0), 0, "dot of two threads written");
+	EQ(dot_write(NULL, dir, "fork", "a thread's fork", audit_books(s.a), 3, 4, 0), 0, "dot of a thread's fork written");
 	char path[256], text[65536];
 	snprintf(path, sizeof path, "%s/threads.dot", dir);
 	f = fopen(path, "r");

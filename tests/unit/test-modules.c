@@ -8,6 +8,7 @@
 #include "books.h"
 #include "inject.h"
 #include "report.h"
+#include "sandbox.h"
 #include "simguest.h"
 #include "tap.h"
 #include "vmm.h"
@@ -96,7 +97,7 @@ static void test_registry(void)
 	vm_over(&vm, &s);
 	/* A static library links the modules a test refers to: all but the probe. */
 	static const char *const want[] = { "books", "inject", "inspect", "dirty", "mutate", "ptdump", "dot",
-					    "report", "bench" };
+					    "report", "bench", "sandbox" };
 	size_t found = 0;
 	for (size_t i = 0; i < vm.nmods; i++)
 		for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
@@ -137,6 +138,13 @@ static void test_registry(void)
 	ok(option(&vm, "mutate", "nonsense") == VMM_EXIT_USAGE, "--mutate nonsense refused");
 	ok(option(&vm, "dump-pt", "x@fork") == VMM_EXIT_USAGE, "--dump-pt x refused");
 	ok(option(&vm, "inject", "alloc:nowhere:nth=1") == VMM_EXIT_USAGE, "--inject with a bad site refused");
+	ok(option(&vm, "seccomp-test", "16") == VMM_EXIT_USAGE && option(&vm, "seccomp-test", "x") == VMM_EXIT_USAGE &&
+	   option(&vm, "seccomp-test", "1") == 0 && option(&vm, "no-seccomp", NULL) == 0,
+	   "--seccomp-test takes a vCPU number 0..15, --no-seccomp no argument");
+	ok(!sandbox_loaded(&vm), "options confine nothing (the sandbox's boot stage does)");
+	ok(option(&vm, "report", "r.json") == 0 && option(&vm, "dot", "pics") == 0 && option(&vm, "report", "r.json") == 0 &&
+	   vm.files.n == 2 && vm.files.e[0].kind == OUT_FILE && vm.files.e[1].kind == OUT_DIR,
+	   "--report FILE and --dot DIR registered as output paths, once each");
 	vm_modules_free(&vm);
 	sim_free(&s);
 }
