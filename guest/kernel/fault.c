@@ -25,7 +25,7 @@ static void install_private(struct mm *mm, pte_t *pte, uint64_t va, uint64_t pa,
 		while (rdtsc() - t0 < wait)
 			cpu_relax();
 	}
-	tlb_flush_mm(mm, va, va + PAGE_SIZE);
+	tlb_flush_page(mm, va);
 	if (old)
 		frame_put(old);
 }
