@@ -285,6 +285,7 @@ static const struct { uint32_t ev; const char *peer; } pairs[] = {
 static void print_peer(const struct bench_state *b, FILE *out)
 {
 	char c[4][32];
+	bool mt = false;
 	fprintf(out, "\nside by side (ticks; ratio = cowvmm / peer, below 1 means cowvmm is faster)\n");
 	fprintf(out, "%-15s %6s %11s %11s %7s %11s %11s %7s\n", "event", "n", "cowvmm p50",
 		"peer p50", "ratio", "cowvmm p99", "peer p99", "ratio");
@@ -302,7 +303,13 @@ static void print_peer(const struct bench_state *b, FILE *out)
 				commas(g->p50, c[0]), commas(p->p50, c[1]),
 				p->p50 ? (double)g->p50 / p->p50 : 0.0, commas(g->p99, c[2]),
 				commas(p->p99, c[3]), p->p99 ? (double)g->p99 / p->p99 : 0.0);
+			mt = mt || g->event == COWVMM_EV_COW_WRITE_MT || g->event == COWVMM_EV_FORK_MT;
 		}
+	if (mt)
+		fprintf(out, "  *_mt (n = threads beside the timed one): our events wait for the other vCPUs'"
+			" acknowledgements, so\n  their times mean something only where the vCPUs run at once"
+			" (not with one host CPU,\n  e.g. QEMU -icount); the peer's threads need no IPI unless Linux"
+			" had the CPUs (peer.txt: cpus=N)\n");
 }
 
 /* Least-squares line through fork p50 against mapped pages. */
