@@ -313,6 +313,8 @@ static int bench_setup(struct vm *vm)
 	bool ok = true;
 	for (unsigned i = 0; i < vm->nvcpus && ok; i++)
 		ok = stats_open(b, &vm->vcpus[i]) == 0;
+	/* Every vCPU's or none: a sum over some of them would under-count. */
+	b->have_stats = ok;
 	if (!ok && b->o.enabled)
 		fprintf(stderr, "vmm: bench: %s: exits inside timed loops cannot be counted\n", b->stats_why);
 	if (b->o.enabled && !vm->cmdline[0])
