@@ -5,11 +5,14 @@
  *   phase 1  the loop ends (same label)
  *   phase 2  samples_gpa/count: struct cowvmm_sample[count], copied out at once
  *            (may be sent more than once; the batches are appended)
- * At phase 0 and phase 1 the VMM reads the vCPU's binary statistics and the
- * guest's counters.  The phase-0 exit is already counted when we read (KVM
- * bumps "exits" before handing the exit to user space) and the phase-1 exit
- * is counted in the second read, so a loop with nothing inside shows exactly
- * one exit, one of them an I/O exit: exits_inside = Δexits - 1.
+ * At phase 0 and phase 1 the VMM reads every vCPU's binary statistics and
+ * the guest's counters.  The phase-0 exit is already counted when we read
+ * (KVM bumps "exits" before handing the exit to user space) and the phase-1
+ * exit is counted in the second read, so a loop with nothing inside shows
+ * exactly one exit, one of them an I/O exit: exits_inside = Δexits - 1, the
+ * one being the phase-1 vCPU's.  The other vCPUs' exits (an idle one's HLT
+ * at each timer tick, the IPIs of a shootdown) are all inside: each vCPU's
+ * are kept apart as well as summed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -113,14 +116,18 @@ static int stats_open(struct bench_state *b, struct vcpu *v)
 	return 0;
 }
 
-/* Read every followed statistic (0 for those absent). */
-static int stats_read(const struct bench_state *b, const struct vcpu *vc, uint64_t v[KS_COUNT])
+/* Read every followed statistic (0 for those absent) of every vCPU.  A
+ * vCPU the guest has not started yet reads as it is: all zero. */
+static int stats_read(const struct bench_state *b, const struct vm *vm, uint64_t v[][KS_COUNT])
 {
-	for (int k = 0; k < KS_COUNT; k++) {
-		v[k] = 0;
-		if (vc->stats_fd >= 0 && b->ks[k].have &&
-		    pread(vc->stats_fd, &v[k], sizeof v[k], (off_t)b->ks[k].offset) != sizeof v[k])
-			return -1;
+	for (unsigned i = 0; i < b->ncpus; i++) {
+		const struct vcpu *vc = &vm->vcpus[i];
+		for (int k = 0; k < KS_COUNT; k++) {
+			v[i][k] = 0;
+			if (vc->stats_fd >= 0 && b->ks[k].have &&
+			    pread(vc->stats_fd, &v[i][k], sizeof v[i][k], (off_t)b->ks[k].offset) != sizeof v[i][k])
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -150,8 +157,9 @@ static int loop_begin(struct vcpu *v, uint32_t ev, uint32_t arg)
 	b->open = true;
 	b->open_event = ev;
 	b->open_arg = arg;
+	b->open_cpu = v->id;
 	b->have_g0 = guest_stats(v->vm, &b->g0);
-	if (stats_read(b, v, b->k0) != 0)
+	if (stats_read(b, v->vm, b->k0) != 0)
 		return vm_guest_error(v, "reading KVM statistics failed: %s", strerror(errno));
 	return VMM_CONTINUE;
 }
@@ -159,9 +167,9 @@ static int loop_begin(struct vcpu *v, uint32_t ev, uint32_t arg)
 static int loop_end(struct vcpu *v, uint32_t ev, uint32_t arg)
 {
 	struct bench_state *b = st(v->vm);
-	uint64_t k1[KS_COUNT];
+	uint64_t k1[COWVMM_MAX_CPUS][KS_COUNT];
 	/* Read the KVM counters first: nothing of ours should count inside. */
-	if (stats_read(b, v, k1) != 0)
+	if (stats_read(b, v->vm, k1) != 0)
 		return vm_guest_error(v, "reading KVM statistics failed: %s", strerror(errno));
 	if (!b->open)
 		return vm_guest_error(v, "HC_BENCH phase 1 without phase 0");
@@ -181,8 +189,13 @@ static int loop_end(struct vcpu *v, uint32_t ev, uint32_t arg)
 	l->event = b->open_event;
 	l->arg = b->open_arg;
 	l->label_mismatch = ev != b->open_event || arg != b->open_arg;
-	for (int k = 0; k < KS_COUNT; k++)
-		l->kd[k] = (int64_t)(k1[k] - b->k0[k]);
+	l->begin_cpu = b->open_cpu;
+	l->end_cpu = v->id;
+	for (unsigned i = 0; i < b->ncpus; i++) {
+		for (int k = 0; k < KS_COUNT; k++)
+			l->kd[k] += (int64_t)(k1[i][k] - b->k0[i][k]);
+		l->exits_cpu[i] = (int64_t)(k1[i][KS_EXITS] - b->k0[i][KS_EXITS]) - (i == v->id);
+	}
 	struct cowvmm_guest_stats g1;
 	l->have_g = b->have_g0 && guest_stats(v->vm, &g1);
 	if (l->have_g) {
@@ -226,15 +239,20 @@ static int take_samples(struct vcpu *v, uint64_t gpa, uint64_t count)
 
 static int hc_bench(struct vcpu *v, void *argp)
 {
+	struct bench_state *b = st(v->vm);
 	const struct cowvmm_hc_bench *arg = argp;
 	struct cowvmm_hc_bench a = *arg; /* one read of the hostile fields */
 	uint32_t ev = (uint32_t)a.count, n = (uint32_t)(a.count >> 32);
+	int r;
+	pthread_mutex_lock(&b->lock);
 	switch (a.phase) {
-	case 0: return loop_begin(v, ev, n);
-	case 1: return loop_end(v, ev, n);
-	case 2: return take_samples(v, a.samples_gpa, a.count);
-	default: return vm_guest_error(v, "HC_BENCH phase %u", a.phase);
+	case 0: r = loop_begin(v, ev, n); break;
+	case 1: r = loop_end(v, ev, n); break;
+	case 2: r = take_samples(v, a.samples_gpa, a.count); break;
+	default: r = vm_guest_error(v, "HC_BENCH phase %u", a.phase); break;
 	}
+	pthread_mutex_unlock(&b->lock);
+	return r;
 }
 
 /* ---- the module -------------------------------------------------------------- */
@@ -302,9 +320,14 @@ static int bench_setup(struct vm *vm)
 		b->ks[k].name = ks_names[k];
 	int khz = vm->cap.tsc_khz ? kvm_try(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, NULL) : -ENOTSUP;
 	b->tsc_khz = khz > 0 ? (uint64_t)khz : 0;
+	b->ncpus = vm->nvcpus;
+	pthread_mutex_init(&b->lock, NULL);
+	b->have_lock = true;
 	bool ok = true;
 	for (unsigned i = 0; i < vm->nvcpus && ok; i++)
 		ok = stats_open(b, &vm->vcpus[i]) == 0;
+	/* Every vCPU's or none: a sum over some of them would under-count. */
+	b->have_stats = ok;
 	if (!ok && b->o.enabled)
 		fprintf(stderr, "vmm: bench: %s: exits inside timed loops cannot be counted\n", b->stats_why);
 	if (b->o.enabled && !vm->cmdline[0])
@@ -325,7 +348,11 @@ static int bench_finish(struct vm *vm, int status)
 
 static void bench_teardown(struct vm *vm)
 {
-	bench_free(st(vm));
+	struct bench_state *b = st(vm);
+	bench_free(b);
+	if (b->have_lock)
+		pthread_mutex_destroy(&b->lock);
+	b->have_lock = false;
 }
 
 static const struct vmm_module bench_module = {

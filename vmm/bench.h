@@ -2,6 +2,7 @@
 #ifndef COWVMM_BENCH_H
 #define COWVMM_BENCH_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,9 +14,11 @@
  * bench.c, bench_report.c, bench_svg.c — timing runs (HC_BENCH, `--bench`).
  * The guest brackets each timed loop with HC_BENCH phase 0 / phase 1 and hands
  * all its TSC samples over once at the end (phase 2).  At phase 0 and 1 the VMM
- * reads the vCPU's binary statistics (KVM_GET_STATS_FD, counters found by name)
- * and the guest's counters, so each loop shows how many VM exits happened
- * inside it (its closing phase-1 exit accounted for) and what the kernel did.
+ * reads every vCPU's binary statistics (KVM_GET_STATS_FD, counters found by
+ * name; summed, and the exits also kept per vCPU) and the guest's counters,
+ * so each loop shows how many VM exits happened inside it (its closing
+ * phase-1 exit accounted for), on which vCPU, and what the kernel did --
+ * with several CPUs, the IPIs and TLB shootdowns too.
  * At the end: min/p50/p90/p99/max/mean per (event, arg) in ticks and ns
  * (KVM_GET_TSC_KHZ), a table, JSON, SVG plots, and the side-by-side comparison
  * with another system's figures (tools/linux-peer).  Samples are collected
@@ -40,7 +43,9 @@ enum bench_kstat {
 struct bench_loop {
 	uint32_t event, arg;           /* label from phase 0 (count = event | arg << 32) */
 	bool label_mismatch;           /* phase 1 named another loop than phase 0 */
-	int64_t kd[KS_COUNT];          /* KVM stat deltas phase 0 -> phase 1 */
+	unsigned begin_cpu, end_cpu;   /* vCPUs that made the phase-0 and phase-1 hypercalls */
+	int64_t kd[KS_COUNT];          /* KVM stat deltas phase 0 -> phase 1, summed over the vCPUs */
+	int64_t exits_cpu[COWVMM_MAX_CPUS]; /* exits inside, per vCPU (end_cpu's closing exit taken off) */
 	bool have_g;                   /* guest counters were readable at both ends */
 	struct cowvmm_guest_stats gd;  /* guest counter deltas */
 };
@@ -70,13 +75,19 @@ struct bench_state {
 	struct bench_opts o;
 	struct outfiles *files;           /* where JSON and plots go (NULL: straight to disk) */
 	uint64_t tsc_khz;                 /* 0 if unknown */
+	unsigned ncpus;                   /* the VM's vCPUs: every one's statistics are read */
 	bool have_stats;                  /* the vCPUs' statistics fds are open */
 	char stats_why[128];              /* why there are no KVM statistics */
 	struct bench_kstat_info ks[KS_COUNT];
+	/* HC_BENCH may come from any vCPU thread (it does not stop the world:
+	 * stopping the others would put exits of theirs into the loop) */
+	pthread_mutex_t lock;
+	bool have_lock;
 	/* The open loop, if any. */
 	bool open;
 	uint32_t open_event, open_arg;
-	uint64_t k0[KS_COUNT];
+	unsigned open_cpu;
+	uint64_t k0[COWVMM_MAX_CPUS][KS_COUNT];
 	bool have_g0;
 	struct cowvmm_guest_stats g0;
 	/* Everything recorded. */
@@ -101,6 +112,17 @@ uint32_t bench_event_by_name(const char *s);
 double bench_ns(const struct bench_state *b, uint64_t ticks);
 /* The group (event, arg), or NULL. */
 const struct bench_group *bench_group_find(const struct bench_state *b, uint32_t event, uint32_t arg);
+/* Loops labelled (event, arg), summed: their count and their guest counter
+ * deltas (IPIs, shootdowns...) and VM exits inside (total and per vCPU).
+ * 0 if there is no such loop. */
+struct bench_loopsum {
+	unsigned loops;
+	bool have_g;                       /* every one of them had guest counters */
+	struct cowvmm_guest_stats gd;
+	int64_t exits;                     /* inside, all vCPUs */
+	int64_t exits_cpu[COWVMM_MAX_CPUS];
+};
+unsigned bench_loop_sum(const struct bench_state *b, uint32_t event, uint32_t arg, struct bench_loopsum *s);
 /* Peer figures for (event name, n), or NULL. */
 const struct bench_peer *bench_peer_find(const struct bench_state *b, const char *event, uint32_t n);
 

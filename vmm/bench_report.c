@@ -145,9 +145,45 @@ static int64_t inside(const struct bench_loop *l)
 	return l->kd[KS_EXITS] - 1;
 }
 
+unsigned bench_loop_sum(const struct bench_state *b, uint32_t event, uint32_t arg, struct bench_loopsum *s)
+{
+	memset(s, 0, sizeof *s);
+	s->have_g = true;
+	for (size_t i = 0; i < b->nloops; i++) {
+		const struct bench_loop *l = &b->loops[i];
+		if (l->event != event || l->arg != arg)
+			continue;
+		s->loops++;
+		s->exits += inside(l);
+		for (unsigned c = 0; c < b->ncpus; c++)
+			s->exits_cpu[c] += l->exits_cpu[c];
+		if (!l->have_g) {
+			s->have_g = false;
+			continue;
+		}
+		const uint64_t *d = (const uint64_t *)&l->gd;
+		uint64_t *t = (uint64_t *)&s->gd;
+		for (size_t k = 0; k < sizeof l->gd / sizeof(uint64_t); k++)
+			t[k] += d[k];
+	}
+	s->have_g = s->have_g && s->loops;
+	return s->loops;
+}
+
+/* "3 0 1": a loop's exits inside per vCPU, into buf. */
+static const char *per_cpu(const struct bench_state *b, const int64_t *x, char *buf, size_t size)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (unsigned c = 0; c < b->ncpus && o < size; c++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%" PRId64, c ? " " : "", x[c]);
+	return buf;
+}
+
 static void print_loops(const struct bench_state *b, FILE *out)
 {
-	fprintf(out, "\ntimed loops: %zu (phase 0 -> phase 1)\n", b->nloops);
+	fprintf(out, "\ntimed loops: %zu (phase 0 -> phase 1); %u vCPU%s%s\n", b->nloops, b->ncpus,
+		b->ncpus == 1 ? "" : "s", b->ncpus > 1 ? ", KVM statistics summed over all of them" : "");
 	if (!b->have_stats) {
 		fprintf(out, "  VM exits inside loops: NOT MEASURED (%s)\n", b->stats_why);
 	} else {
@@ -166,11 +202,13 @@ static void print_loops(const struct bench_state *b, FILE *out)
 			"%s\n", tot, user, host, npf,
 			bad ? "; INCONSISTENT (a loop saw no closing exit)" : "");
 	}
-	fprintf(out, "%5s %-15s %6s %7s %6s %6s %6s %6s %7s %7s %7s %7s\n", "loop", "event", "n",
-		"inside", "io", "irq", "mmu", "other", "forks", "copies", "reuses", "zfills");
+	fprintf(out, "%5s %-15s %6s %7s %6s %6s %6s %6s %7s %7s %7s %7s %6s %6s%s\n", "loop", "event", "n",
+		"inside", "io", "irq", "mmu", "other", "forks", "copies", "reuses", "zfills", "ipis",
+		"shootd", b->ncpus > 1 ? "  inside per vCPU" : "");
 	for (size_t i = 0; i < b->nloops; i++) {
 		const struct bench_loop *l = &b->loops[i];
 		char in[24] = "-", io[24] = "-", irq[24] = "-", pf[24] = "-", oth[24] = "-";
+		char pc[COWVMM_MAX_CPUS * 12];
 		if (b->have_stats) {
 			/* "other": exits of a kind none of the followed counters names. */
 			int64_t known = l->kd[KS_IO] - 1 + l->kd[KS_MMIO] + l->kd[KS_HALT] +
@@ -185,11 +223,51 @@ static void print_loops(const struct bench_state *b, FILE *out)
 		fprintf(out, "%5zu %-15s %6u %7s %6s %6s %6s %6s", i, bench_event_name(l->event), l->arg,
 			in, io, irq, pf, oth);
 		if (l->have_g)
-			fprintf(out, " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64, l->gd.forks,
-				l->gd.cow_copies, l->gd.cow_reuses, l->gd.zero_fills);
+			fprintf(out, " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %6" PRIu64 " %6" PRIu64,
+				l->gd.forks, l->gd.cow_copies, l->gd.cow_reuses, l->gd.zero_fills,
+				l->gd.ipis_sent, l->gd.tlb_shootdowns);
 		else
-			fprintf(out, " %7s %7s %7s %7s", "-", "-", "-", "-");
+			fprintf(out, " %7s %7s %7s %7s %6s %6s", "-", "-", "-", "-", "-", "-");
+		if (b->ncpus > 1)
+			fprintf(out, "  %s", b->have_stats ? per_cpu(b, l->exits_cpu, pc, sizeof pc) : "-");
 		fprintf(out, "%s\n", l->label_mismatch ? "  (phase 1 label differs)" : "");
+	}
+}
+
+/* Several CPUs: per (event, n), what the guest counted per event (IPIs it
+ * sent, shootdown rounds) and the VM exits per loop, each vCPU's apart.
+ * Events are the group's samples; the loops of that label are summed. */
+static void print_smp(const struct bench_state *b, FILE *out)
+{
+	bool any = b->ncpus > 1;
+	for (size_t i = 0; i < b->nloops && !any; i++)
+		any = b->loops[i].have_g && b->loops[i].gd.ipis_sent;
+	if (!any)
+		return;
+	fprintf(out, "\nper event, %u vCPU%s (IPIs and shootdowns: the guest's counters over the loop / its samples;"
+		" exits: inside the loop)\n", b->ncpus, b->ncpus == 1 ? "" : "s");
+	fprintf(out, "%-15s %6s %7s %11s %11s %11s %11s%s\n", "event", "n", "events", "IPIs/event",
+		"shootd/ev", "races/ev", "exits/loop", b->ncpus > 1 ? "  exits/loop per vCPU" : "");
+	for (size_t i = 0; i < b->ngroups; i++) {
+		const struct bench_group *g = &b->groups[i];
+		struct bench_loopsum s;
+		if (!bench_loop_sum(b, g->event, g->arg, &s))
+			continue;
+		char ipi[24] = "-", sd[24] = "-", race[24] = "-", ex[24] = "-", pc[COWVMM_MAX_CPUS * 24] = "-";
+		if (s.have_g) {
+			snprintf(ipi, sizeof ipi, "%.2f", (double)s.gd.ipis_sent / (double)g->count);
+			snprintf(sd, sizeof sd, "%.2f", (double)s.gd.tlb_shootdowns / (double)g->count);
+			snprintf(race, sizeof race, "%.2f", (double)s.gd.cow_races / (double)g->count);
+		}
+		if (b->have_stats) {
+			size_t o = 0;
+			snprintf(ex, sizeof ex, "%.1f", (double)s.exits / s.loops);
+			for (unsigned c = 0; c < b->ncpus && o < sizeof pc; c++)
+				o += (size_t)snprintf(pc + o, sizeof pc - o, "%s%.1f", c ? " " : "",
+						      (double)s.exits_cpu[c] / s.loops);
+		}
+		fprintf(out, "%-15s %6u %7" PRIu64 " %11s %11s %11s %11s%s%s\n", bench_event_name(g->event),
+			g->arg, g->count, ipi, sd, race, ex, b->ncpus > 1 ? "  " : "", b->ncpus > 1 ? pc : "");
 	}
 }
 
@@ -200,11 +278,14 @@ static const struct { uint32_t ev; const char *peer; } pairs[] = {
 	{ COWVMM_EV_PLAIN_WRITE, "plain_write" },
 	{ COWVMM_EV_FORK, "fork" },
 	{ COWVMM_EV_FORK_ROUNDTRIP, "fork_roundtrip" },
+	{ COWVMM_EV_COW_WRITE_MT, "cow_write_mt" },
+	{ COWVMM_EV_FORK_MT, "fork_mt" },
 };
 
 static void print_peer(const struct bench_state *b, FILE *out)
 {
 	char c[4][32];
+	bool mt = false;
 	fprintf(out, "\nside by side (ticks; ratio = cowvmm / peer, below 1 means cowvmm is faster)\n");
 	fprintf(out, "%-15s %6s %11s %11s %7s %11s %11s %7s\n", "event", "n", "cowvmm p50",
 		"peer p50", "ratio", "cowvmm p99", "peer p99", "ratio");
@@ -222,7 +303,13 @@ static void print_peer(const struct bench_state *b, FILE *out)
 				commas(g->p50, c[0]), commas(p->p50, c[1]),
 				p->p50 ? (double)g->p50 / p->p50 : 0.0, commas(g->p99, c[2]),
 				commas(p->p99, c[3]), p->p99 ? (double)g->p99 / p->p99 : 0.0);
+			mt = mt || g->event == COWVMM_EV_COW_WRITE_MT || g->event == COWVMM_EV_FORK_MT;
 		}
+	if (mt)
+		fprintf(out, "  *_mt (n = threads beside the timed one): our events wait for the other vCPUs'"
+			" acknowledgements, so\n  their times mean something only where the vCPUs run at once"
+			" (not with one host CPU,\n  e.g. QEMU -icount); the peer's threads need no IPI unless Linux"
+			" had the CPUs (peer.txt: cpus=N)\n");
 }
 
 /* Least-squares line through fork p50 against mapped pages. */
@@ -278,6 +365,7 @@ void bench_print_table(const struct bench_state *b, FILE *out)
 		b->nsamples, b->submits, b->tsc_khz, b->tsc_khz ? "" : " (unknown: no ns)");
 	print_events(b, out);
 	print_loops(b, out);
+	print_smp(b, out);
 	if (b->npeer)
 		print_peer(b, out);
 	print_targets(b, out);
@@ -292,16 +380,30 @@ int bench_write_json(const struct bench_state *b, const char *path)
 		fprintf(stderr, "vmm: bench: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "{\n\"tsc_khz\": %" PRIu64 ",\n\"samples\": %zu,\n\"kvm_stats\": %s,\n", b->tsc_khz,
-		b->nsamples, b->have_stats ? "true" : "false");
+	double slope, fixed;
+	fprintf(f, "{\n\"tsc_khz\": %" PRIu64 ",\n\"samples\": %zu,\n\"kvm_stats\": %s,\n\"cpus\": %u,\n",
+		b->tsc_khz, b->nsamples, b->have_stats ? "true" : "false", b->ncpus);
+	if (fork_fit(b, &slope, &fixed))
+		fprintf(f, "\"fork_fit\": {\"per_page\": %.2f, \"fixed\": %.0f},\n", slope, fixed);
 	fprintf(f, "\"events\": [\n");
 	for (size_t i = 0; i < b->ngroups; i++) {
 		const struct bench_group *g = &b->groups[i];
+		struct bench_loopsum s;
 		fprintf(f, "{\"event\": \"%s\", \"n\": %u, \"count\": %" PRIu64 ", \"min\": %" PRIu64
 			", \"p50\": %" PRIu64 ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
-			", \"mean\": %.1f, \"p50_ns\": %.1f}%s\n",
+			", \"mean\": %.1f, \"p50_ns\": %.1f",
 			bench_event_name(g->event), g->arg, g->count, g->min, g->p50, g->p90, g->p99, g->max,
-			g->mean, bench_ns(b, g->p50), i + 1 < b->ngroups ? "," : "");
+			g->mean, bench_ns(b, g->p50));
+		if (bench_loop_sum(b, g->event, g->arg, &s)) {
+			fprintf(f, ", \"loops\": %u", s.loops);
+			if (s.have_g)
+				fprintf(f, ", \"ipis_per_event\": %.3f, \"shootdowns_per_event\": %.3f",
+					(double)s.gd.ipis_sent / (double)g->count,
+					(double)s.gd.tlb_shootdowns / (double)g->count);
+			if (b->have_stats)
+				fprintf(f, ", \"exits_per_loop\": %.1f", (double)s.exits / s.loops);
+		}
+		fprintf(f, "}%s\n", i + 1 < b->ngroups ? "," : "");
 	}
 	fprintf(f, "],\n\"loops\": [\n");
 	for (size_t i = 0; i < b->nloops; i++) {
@@ -313,11 +415,21 @@ int bench_write_json(const struct bench_state *b, const char *path)
 			for (int k = 0; k < KS_COUNT; k++)
 				if (b->ks[k].have)
 					fprintf(f, ", \"%s\": %" PRId64, b->ks[k].name, l->kd[k]);
+			fprintf(f, ", \"exits_inside_cpu\": [");
+			for (unsigned c = 0; c < b->ncpus; c++)
+				fprintf(f, "%s%" PRId64, c ? ", " : "", l->exits_cpu[c]);
+			fprintf(f, "]");
 		}
+		fprintf(f, ", \"begin_cpu\": %u, \"end_cpu\": %u", l->begin_cpu, l->end_cpu);
 		if (l->have_g)
 			fprintf(f, ", \"forks\": %" PRIu64 ", \"cow_copies\": %" PRIu64
-				", \"cow_reuses\": %" PRIu64 ", \"zero_fills\": %" PRIu64,
-				l->gd.forks, l->gd.cow_copies, l->gd.cow_reuses, l->gd.zero_fills);
+				", \"cow_reuses\": %" PRIu64 ", \"zero_fills\": %" PRIu64
+				", \"ipis_sent\": %" PRIu64 ", \"tlb_shootdowns\": %" PRIu64
+				", \"cow_races\": %" PRIu64 ", \"timer_ticks\": %" PRIu64
+				", \"preemptions\": %" PRIu64,
+				l->gd.forks, l->gd.cow_copies, l->gd.cow_reuses, l->gd.zero_fills,
+				l->gd.ipis_sent, l->gd.tlb_shootdowns, l->gd.cow_races, l->gd.timer_ticks,
+				l->gd.preemptions);
 		fprintf(f, "}%s\n", i + 1 < b->nloops ? "," : "");
 	}
 	fprintf(f, "],\n\"peer\": [\n");

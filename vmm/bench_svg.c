@@ -76,8 +76,11 @@ static int histogram(const struct bench_state *b, const char *dir, const struct 
 	for (int k = 0; k <= BINS; k++)
 		if (bins[k] > top)
 			top = bins[k];
-	snprintf(title, sizeof title, "%s, n=%u: %" PRIu64 " samples (p50 %" PRIu64 ", p99 %" PRIu64
-		 " ticks)", bench_event_name(g->event), g->arg, g->count, g->p50, g->p99);
+	/* The *_MT events' argument is a thread count, not pages. */
+	bool mt = g->event == COWVMM_EV_COW_WRITE_MT || g->event == COWVMM_EV_FORK_MT;
+	snprintf(title, sizeof title, "%s, %s=%u: %" PRIu64 " samples (p50 %" PRIu64 ", p99 %" PRIu64
+		 " ticks)", bench_event_name(g->event), mt ? "threads elsewhere" : "n", g->arg, g->count,
+		 g->p50, g->p99);
 	axes(f, title, "TSC ticks (last bar: above p99)", "samples");
 	double pw = (double)(W - ML - MR) / (BINS + 2), ph = H - MT - MB;
 	for (int k = 0; k <= BINS; k++) {

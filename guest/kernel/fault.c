@@ -11,8 +11,10 @@
  * happen).  Linux's order: replace the PTE, flush it on every CPU that may
  * cache the old translation (the other threads' CPUs), and only then drop
  * the old frame's reference -- dropped first, the other sharer could reuse
- * the frame in place while a stale TLB entry here still maps it. */
-static void install_private(struct mm *mm, pte_t *pte, uint64_t va, uint64_t pa, uint32_t prot, uint64_t old)
+ * the frame in place while a stale TLB entry here still maps it.  Inlined
+ * into its three callers: as a call it cost 19 instructions per COW fault and
+ * 18 per zero fill in make bench (five callee-saved registers, arguments). */
+static inline __attribute__((always_inline)) void install_private(struct mm *mm, pte_t *pte, uint64_t va, uint64_t pa, uint32_t prot, uint64_t old)
 {
 	*pte = pa | leaf_flags(prot) | PTE_A | PTE_D;
 	if (old && kbug(KBUG_PUT_BEFORE_FLUSH)) {
@@ -27,7 +29,7 @@ static void install_private(struct mm *mm, pte_t *pte, uint64_t va, uint64_t pa,
 		mycpu()->deferred_flush_va = va;
 		return;
 	}
-	tlb_flush_mm(mm, va, va + PAGE_SIZE);
+	tlb_flush_page(mm, va);
 	if (old)
 		frame_put(old);
 }

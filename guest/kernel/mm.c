@@ -35,6 +35,11 @@ static int copy_range(uint64_t dst_pa, uint64_t src_pa, int level, uint64_t star
 	int shift = 12 + 9 * (level - 1);
 
 	if (level == 1) {
+		/* The array's address in a local: with the atomic add below GCC
+		 * reloads the global frame_refcount on every iteration (one more
+		 * instruction per page, 15.0 instead of 13.9 per page in make
+		 * bench). */
+		uint32_t *refs = frame_refcount;
 		for (uint64_t i = (start >> 12) & 511, n = i + ((end - start) >> 12); i < n; i++) {
 			pte_t e = src[i];
 			if (!(e & PTE_P))
@@ -48,7 +53,7 @@ static int copy_range(uint64_t dst_pa, uint64_t src_pa, int level, uint64_t star
 			 * the plain one was): forks on other CPUs share frames with
 			 * this one (text, the zero frame), and a lost increment is a
 			 * frame freed while still mapped. */
-			__atomic_fetch_add(&frame_refcount[(e & PTE_ADDR) >> PAGE_SHIFT], 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&refs[(e & PTE_ADDR) >> PAGE_SHIFT], 1, __ATOMIC_RELAXED);
 			dst[i] = e;
 		}
 		return 0;

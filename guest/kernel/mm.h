@@ -114,6 +114,22 @@ int handle_mm_fault(struct proc *p, uint64_t va, uint32_t err);
 void tlb_flush_mm(struct mm *mm, uint64_t start, uint64_t end);
 void tlb_shootdown_interrupt(void);    /* the IPI's handler (trap.c) */
 
+/* One page, as tlb_flush_mm(mm, va, va + PAGE_SIZE): the flush of every COW
+ * break and first touch.  For an mm loaded on this CPU alone -- every
+ * single-threaded process -- that is one invlpg, done inline after the
+ * fence and the mask test: through tlb_flush_mm it cost 36 instructions more
+ * per COW fault (make bench, icount: COW write 1,087 -> 1,051 ticks). */
+static inline void tlb_flush_page(struct mm *mm, uint64_t va)
+{
+	/* The PTE store before the read of the mask (as in tlb_flush_mm). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&mm->cpumask, __ATOMIC_RELAXED) == 1u << mycpu()->id, 1)) {
+		__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+		return;
+	}
+	tlb_flush_mm(mm, va, va + PAGE_SIZE);
+}
+
 /* ---- user copies (uaccess.c / uaccess.S) ---------------------------------- */
 int copy_to_user(uint64_t udst, const void *src, uint64_t n);   /* 0 / -EFAULT */
 int copy_from_user(void *dst, uint64_t usrc, uint64_t n);

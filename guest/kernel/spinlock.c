@@ -56,7 +56,7 @@ static __attribute__((noinline)) void spin_wait(struct spinlock *l)
  * cannot deadlock because no CPU ever waits for those two while holding
  * another lock (the lock order, spinlock.h).
  */
-static uint32_t audit_gate; /* 1 + the closing CPU's id, 0 when open */
+uint32_t audit_gate; /* 1 + the closing CPU's id, 0 when open (read inline by spin_lock) */
 
 /* Parked at the gate, holding no lock: interrupts on (a TLB shootdown from
  * the gate's owner needs our acknowledgement; no handler takes a lock), and
@@ -77,22 +77,27 @@ int audit_gate_owned(void)
 	return __atomic_load_n(&audit_gate, __ATOMIC_RELAXED) == mycpu()->id + 1;
 }
 
-void spin_lock(struct spinlock *l)
+/* spin_lock's out-of-line part (spinlock.h has the fast path).  A lock
+ * found taken by its own holder is taken twice: the holder field is this
+ * CPU's only while this CPU holds the lock. */
+void spin_lock_slow(struct spinlock *l, int n, uint32_t g)
 {
 	struct cpu *c = mycpu();
-	if (__builtin_expect(l->cpu == (int32_t)c->id, 0) && __atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+	if (!n && l->cpu == (int32_t)c->id)
 		panic("cpu %u: spinlock %s taken twice", c->id, l->name);
 	for (;;) {
-		if (__builtin_expect(__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE) != 0, 0))
+		if (n) {
+			if (!g || n > 1 || g == c->id + 1)
+				break;
+			/* the gate is closed and this would be our first lock: wait */
+			__atomic_sub_fetch(&c->nlocks, 1, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+			gate_wait(c);
+		}
+		if (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE) != 0)
 			spin_wait(l);
-		int n = __atomic_add_fetch(&c->nlocks, 1, __ATOMIC_SEQ_CST);
-		uint32_t g = __atomic_load_n(&audit_gate, __ATOMIC_SEQ_CST);
-		if (__builtin_expect(!g, 1) || n > 1 || g == c->id + 1)
-			break;
-		/* the gate is closed and this would be our first lock: wait */
-		__atomic_sub_fetch(&c->nlocks, 1, __ATOMIC_SEQ_CST);
-		__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
-		gate_wait(c);
+		n = __atomic_add_fetch(&c->nlocks, 1, __ATOMIC_SEQ_CST);
+		g = __atomic_load_n(&audit_gate, __ATOMIC_SEQ_CST);
 	}
 	l->cpu = (int32_t)c->id;
 }
@@ -165,14 +170,9 @@ void audit_gate_open(void)
 	__atomic_store_n(&audit_gate, 0, __ATOMIC_RELEASE);
 }
 
-void spin_unlock(struct spinlock *l)
+void spin_unlock_bad(const struct spinlock *l)
 {
-	struct cpu *c = mycpu();
-	if (__builtin_expect(l->cpu != (int32_t)c->id || !l->locked, 0))
-		panic("cpu %u: releasing spinlock %s it does not hold (holder %d)", c->id, l->name, l->cpu);
-	l->cpu = -1;
-	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&c->nlocks, 1, __ATOMIC_RELEASE); /* after: the gate sees it held to the end */
+	panic("cpu %u: releasing spinlock %s it does not hold (holder %d)", mycpu()->id, l->name, l->cpu);
 }
 
 void pushcli(void)

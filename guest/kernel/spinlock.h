@@ -3,6 +3,7 @@
 #define GUEST_SPINLOCK_H
 
 #include "kernel.h"
+#include "cpu.h" /* mycpu() for the inline fast paths */
 
 /*
  * Two kinds, as Linux has spin_lock and spin_lock_irq:
@@ -42,8 +43,6 @@ struct spinlock {
 #define SPINLOCK_INIT(n) { 0, -1, (n) }
 #define SPIN_TIMEOUT_MS 20000u
 
-void spin_lock(struct spinlock *l);
-void spin_unlock(struct spinlock *l);
 int spin_trylock(struct spinlock *l);
 void spin_lock_irq(struct spinlock *l);
 void spin_unlock_irq(struct spinlock *l);
@@ -57,6 +56,48 @@ void audit_gate_open(void);
 int audit_gate_owned(void);
 void audit_hold(void);    /* an update in flight between two locks */
 void audit_release(void);
+
+/*
+ * spin_lock and spin_unlock: the uncontended case inline, everything else --
+ * waiting, the double-take and bad-release panics, a closed audit gate -- out
+ * of line in spinlock.c, with the same atomic operations in the same order
+ * (exchange, then the counted nlocks, then the gate).  An uncontended
+ * lock/unlock pair costs 22 instructions inline, 41 as the two calls it was
+ * (five callee-saved registers pushed and popped); a page fault takes one to
+ * three pairs, fork about fifteen (make bench, icount: reuse write 338 -> 319
+ * ticks, COW write 1,158 -> 1,087, fork's fixed cost 7,423 -> 6,983).
+ */
+extern uint32_t audit_gate; /* 1 + the closing CPU's id, 0 when open (spinlock.c) */
+/* n == 0: the inline exchange found l taken.  Else it took l, this CPU's
+ * nlocks became n and the gate read g (closed). */
+void spin_lock_slow(struct spinlock *l, int n, uint32_t g);
+_Noreturn void spin_unlock_bad(const struct spinlock *l);
+
+static inline void spin_lock(struct spinlock *l)
+{
+	struct cpu *c = mycpu();
+	int n = 0;
+	uint32_t g = 0;
+	if (__builtin_expect(__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE) == 0, 1)) {
+		n = __atomic_add_fetch(&c->nlocks, 1, __ATOMIC_SEQ_CST);
+		g = __atomic_load_n(&audit_gate, __ATOMIC_SEQ_CST);
+		if (__builtin_expect(!g, 1)) {
+			l->cpu = (int32_t)c->id;
+			return;
+		}
+	}
+	spin_lock_slow(l, n, g);
+}
+
+static inline void spin_unlock(struct spinlock *l)
+{
+	struct cpu *c = mycpu();
+	if (__builtin_expect(l->cpu != (int32_t)c->id || !l->locked, 0))
+		spin_unlock_bad(l);
+	l->cpu = -1;
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&c->nlocks, 1, __ATOMIC_RELEASE); /* after: the gate sees it held to the end */
+}
 
 /* Interrupts off, nested (the outermost popcli restores them). */
 void pushcli(void);

@@ -319,12 +319,17 @@ enum cowvmm_bench_event {
 	COWVMM_EV_FORK_ROUNDTRIP = 6, /* fork + child exit + wait */
 	COWVMM_EV_PLAIN_WRITE = 7, /* write without fault (baseline) */
 	COWVMM_EV_COPY_PAGE = 8,   /* 4 KiB rep movsq copy in the guest: the floor of a COW copy */
+	/* Several CPUs: arg = T, the writer's or forker's other threads, each
+	 * spinning in user mode on a CPU of its own (so the address space is
+	 * loaded there and every downgrade is a TLB shootdown to T CPUs). */
+	COWVMM_EV_COW_WRITE_MT = 9, /* user-visible write that took a COW fault (copy), T threads elsewhere */
+	COWVMM_EV_FORK_MT = 10,     /* fork latency, parent view, T threads elsewhere; pages mapped fixed (doc/bench.md) */
 	COWVMM_EV_COUNT
 };
 
 struct cowvmm_sample {
 	uint32_t event;  /* OUT: enum cowvmm_bench_event */
-	uint32_t arg;    /* OUT: event argument (pages mapped for FORK) */
+	uint32_t arg;    /* OUT: event argument (pages mapped for FORK, threads for *_MT) */
 	uint64_t ticks;  /* OUT: TSC delta */
 };
 

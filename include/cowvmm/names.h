@@ -115,7 +115,8 @@ static inline const char *cowvmm_bench_event_name(uint32_t ev)
 		[COWVMM_EV_REUSE_FAULT] = "reuse_fault", [COWVMM_EV_REUSE_WRITE] = "reuse_write",
 		[COWVMM_EV_ZERO_FAULT] = "zero_fault",   [COWVMM_EV_FORK] = "fork",
 		[COWVMM_EV_FORK_ROUNDTRIP] = "fork_roundtrip", [COWVMM_EV_PLAIN_WRITE] = "plain_write",
-		[COWVMM_EV_COPY_PAGE] = "copy_page",
+		[COWVMM_EV_COPY_PAGE] = "copy_page",     [COWVMM_EV_COW_WRITE_MT] = "cow_write_mt",
+		[COWVMM_EV_FORK_MT] = "fork_mt",
 	};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == COWVMM_EV_COUNT, "name every event");
 	return COWVMM_NAMES_LOOKUP_(names, ev, "?");

@@ -1,4 +1,4 @@
-/* tests/unit/test-modules.c — the VMM's modules wired together without KVM: registry, options, --help, HC_DESCRIBE + HC_INSPECT through the hypercall table, the report, PTE injection, the bench report (TAP). */
+/* tests/unit/test-modules.c — the VMM's modules wired together without KVM: registry, options, --help, HC_DESCRIBE + HC_INSPECT through the hypercall table, the report, PTE injection, the bench report, one vCPU and two (TAP). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +466,44 @@ static void test_bench(void)
 	const char *json = slurp(path);
 	ok(strstr(json, "\"cow_write\"") && strstr(json, "\"fork\""), "bench JSON has both events");
 	unlink(path);
+	bench_free(&b);
+
+	/* Two vCPUs: a loop's guest counters per event, its exits per vCPU. */
+	memset(&b, 0, sizeof b);
+	b.o.enabled = true;
+	b.ncpus = 2;
+	b.have_stats = true;
+	b.ks[KS_EXITS] = (struct bench_kstat_info){ "exits", true, 0 };
+	b.samples = calloc(8, sizeof *b.samples);
+	for (uint32_t i = 0; i < 4; i++) {
+		b.samples[b.nsamples++] = (struct cowvmm_sample){ .event = COWVMM_EV_COW_WRITE_MT, .arg = 1, .ticks = 900 + i };
+		b.samples[b.nsamples++] = (struct cowvmm_sample){ .event = COWVMM_EV_COW_WRITE, .arg = 64, .ticks = 800 + i };
+	}
+	b.loops = calloc(2, sizeof *b.loops);
+	b.loops[0] = (struct bench_loop){ .event = COWVMM_EV_COW_WRITE_MT, .arg = 1, .kd[KS_EXITS] = 11,
+					  .exits_cpu = { 4, 6 }, .have_g = true };
+	b.loops[0].gd.ipis_sent = 4;
+	b.loops[0].gd.tlb_shootdowns = 4;
+	b.loops[1] = (struct bench_loop){ .event = COWVMM_EV_COW_WRITE, .arg = 64, .kd[KS_EXITS] = 1, .have_g = true };
+	b.nloops = b.caploops = 2;
+	f = open_memstream(&text, &len);
+	r = bench_report(&b, f);
+	fclose(f);
+	struct bench_loopsum ls;
+	ok(r == 0 && bench_loop_sum(&b, COWVMM_EV_COW_WRITE_MT, 1, &ls) == 1 && ls.gd.ipis_sent == 4 &&
+	   ls.exits == 10 && ls.exits_cpu[1] == 6, "loops summed by label: IPIs, exits inside, per vCPU");
+	ok(strstr(text, "IPIs/event") && strstr(text, "inside per vCPU"), "two vCPUs: the per-event table and per-vCPU exits");
+	free(text);
+	char path2[] = "/tmp/test-modules-bench.XXXXXX";
+	fd = mkstemp(path2);
+	close(fd);
+	ok(fd >= 0 && bench_write_json(&b, path2) == 0, "bench JSON written (two vCPUs)");
+	json = slurp(path2);
+	ok(strstr(json, "\"cow_write_mt\", \"n\": 1,") && strstr(json, "\"ipis_per_event\": 1.000, \"shootdowns_per_event\": 1.000, \"exits_per_loop\": 10.0") &&
+	   strstr(json, "\"ipis_per_event\": 0.000") && strstr(json, "\"exits_inside_cpu\": [4, 6]") &&
+	   strstr(json, "\"cpus\": 2"),
+	   "bench JSON: IPIs and shootdowns per event, exits per loop and per vCPU");
+	unlink(path2);
 	bench_free(&b);
 
 	/* Hostile samples: the extremes of uint64_t, in histograms and the fork

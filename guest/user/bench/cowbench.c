@@ -8,11 +8,23 @@
  * from the kernel while BENCH_OP_ARM is on, in a round of their own: the
  * user-visible writes are timed in another round, with the kernel's hook off.
  *
+ * With several CPUs (SYS_meminfo's ncpus), then the same work beside T other
+ * threads of the process, each spinning in user mode on a CPU of its own
+ * (T = 1, and 3 with 4 CPUs or more), so the address space is loaded on T
+ * other CPUs and every downgrade is a TLB shootdown there: COW_WRITE_MT (a
+ * COW write, every one a copy, as cow_write) and FORK_MT (fork of a parent of
+ * 256 mapped pages, as fork n=256).  The VMM counts the IPIs per event.  On
+ * one CPU these loops are skipped (said so on the console).
+ *
  * Usage: cowbench [quick|check]
  *   (none)  the full run for `make bench`: COW/reuse at 256, 1024, 4096 pages,
- *           fork against 1 .. 65536 mapped pages (256 MiB: run with -m 1G)
- *   quick   a short run (COW at 64 pages, fork up to 256 pages)
- *   check   quick, and exit 1 unless the reuse loops copied nothing
+ *           fork against 1 .. 65536 mapped pages (256 MiB: run with -m 1G),
+ *           COW_WRITE_MT at 256 pages
+ *   quick   a short run (COW at 64 pages, fork up to 256 pages, COW_WRITE_MT
+ *           at 64 pages)
+ *   check   quick, and exit 1 unless the reuse loops copied nothing (and the
+ *           multi-threaded COW loop copied every page)
+ *   mt      only the multi-threaded loops, full size (make bench's --cpus 4 run)
  */
 #include "bench.h"
 #include "ulib.h"
@@ -27,15 +39,20 @@ struct plan {
 	int nfork;
 	int fork_reps, rt_reps;
 	uint32_t zero_n, plain_n, copy_n;
+	uint32_t mt_cow_n;       /* COW_WRITE_MT pages (one of cow_n: compare with cow_write) */
 };
+
+/* FORK_MT's parent maps this many pages: one of fork_n in both plans, so the
+ * single-threaded fork of the same size is in the same report. */
+#define MT_FORK_PAGES 256u
 
 static const uint32_t full_cow[] = { 256, 1024, 4096 };
 static const uint32_t full_fork[] = { 1, 16, 256, 1024, 4096, 16384, 65536 };
 static const uint32_t quick_cow[] = { 64 };
 static const uint32_t quick_fork[] = { 1, 16, 256 };
 
-static const struct plan full = { full_cow, 3, full_fork, 7, 8, 4, 1024, 1024, 256 };
-static const struct plan quick = { quick_cow, 1, quick_fork, 3, 4, 2, 64, 64, 64 };
+static const struct plan full = { full_cow, 3, full_fork, 7, 8, 4, 1024, 1024, 256, 256 };
+static const struct plan quick = { quick_cow, 1, quick_fork, 3, 4, 2, 64, 64, 64, 64 };
 
 /* All mutable state in one place, so it can be re-dirtied after each fork
  * (see settle()). */
@@ -276,12 +293,187 @@ static void fork_sizes(const struct plan *pl)
 	munmap((void *)p, (uint64_t)maxn * PAGE);
 }
 
+/* ---- several CPUs: the same work beside T spinning threads ------------------ */
+
+#define MT_MAX 3          /* most threads beside the timed one */
+#define MT_STACK_PAGES 2
+#define MT_WAIT 200000000ul /* spins before giving up on a thread that never runs */
+
+/* What the spinners and the timed thread share: a page of its own, mapped
+ * after the fork, so writing it breaks no COW. */
+struct spinners {
+	volatile int stop;     /* set by the timed thread: spinners return */
+	volatile int running;  /* spinners that have started */
+	volatile int done;     /* spinners that have returned */
+	volatile int cpu[MT_MAX];
+};
+
+/* A spinner: once it has said where it runs, in user mode until told to
+ * stop -- no system call, no fault, no `pause` (a hypervisor may exit on
+ * it) -- so its CPU keeps the address space loaded. */
+static void spinner(void *arg)
+{
+	struct spinners *sp = arg;
+	int me = __atomic_fetch_add(&sp->running, 1, __ATOMIC_SEQ_CST);
+	if (me < MT_MAX)
+		sp->cpu[me] = cpu_now();
+	while (!sp->stop)
+		;
+	__atomic_fetch_add(&sp->done, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Start t spinners and wait until each runs.  Where each runs during the
+ * loop is not checked here: a thread may start on a CPU another one then
+ * leaves at a tick.  The loop's IPIs per COW break (the VMM's report: t when
+ * every spinner had a CPU of its own) say where they were. */
+static struct spinners *spin_up(int t)
+{
+	struct spinners *sp = map(1);
+	touch((volatile char *)sp, 1, 0);
+	for (int i = 0; i < t; i++) {
+		char *stack = map(MT_STACK_PAGES);
+		touch(stack, MT_STACK_PAGES, 0);
+		int tid = thread_create(spinner, sp, stack, MT_STACK_PAGES * PAGE);
+		if (tid <= 0) {
+			printf("cowbench: thread_create failed (%d)\n", tid);
+			exit(1);
+		}
+	}
+	for (uint64_t i = 0; sp->running < t; i++)
+		if (i > MT_WAIT) {
+			printf("cowbench: %d of %d spinning threads ever ran\n", sp->running, t);
+			exit(1);
+		}
+	return sp;
+}
+
+static void spin_down(struct spinners *sp, int t)
+{
+	sp->stop = 1;
+	for (uint64_t i = 0; sp->done < t; i++)
+		if (i > MT_WAIT) {
+			printf("cowbench: %d of %d spinning threads stopped\n", sp->done, t);
+			exit(1);
+		}
+}
+
+/* COW_WRITE_MT: in a child (every page COW-shared with us, so every write
+ * copies), T spinners, then the timed writes; the child's samples go to the
+ * kernel's ring before it exits.  The guest's own count of the shootdowns
+ * is printed beside the VMM's. */
+static void cow_mt(uint32_t pages, int t, int check)
+{
+	volatile char *p = map(pages);
+	touch(p, pages, 1);
+	int pid = fork();
+	if (pid < 0) {
+		printf("cowbench: fork failed (%d)\n", pid);
+		exit(1);
+	}
+	if (pid == 0) {
+		uint64_t cpages = (pages * sizeof(struct cowvmm_sample) + PAGE - 1) / PAGE;
+		struct cowvmm_sample *cs = map(cpages);
+		touch((volatile char *)cs, cpages, 0);
+		settle(); /* our COW breaks of stack and globals, before any thread exists */
+		struct spinners *sp = spin_up(t);
+		struct cow_meminfo m0, m1;
+		meminfo(&m0);
+		begin(COWVMM_EV_COW_WRITE_MT, (uint32_t)t);
+		timed_writes(p, pages, 2, COWVMM_EV_COW_WRITE_MT, (uint32_t)t, cs);
+		end(COWVMM_EV_COW_WRITE_MT, (uint32_t)t);
+		meminfo(&m1);
+		spin_down(sp, t);
+		uint64_t copies = m1.cow_copies - m0.cow_copies;
+		printf("cowbench: COW loop on CPU %d beside %d spinning thread(s) (started on CPUs", cpu_now(), t);
+		for (int i = 0; i < t; i++)
+			printf(" %d", sp->cpu[i]);
+		printf("), %u pages: copies +%lu, IPIs +%lu, shootdowns +%lu, races +%lu\n", pages,
+		       (unsigned long)copies, (unsigned long)(m1.ipis_sent - m0.ipis_sent),
+		       (unsigned long)(m1.tlb_shootdowns - m0.tlb_shootdowns),
+		       (unsigned long)(m1.cow_races - m0.cow_races));
+		int bad = check && copies != pages;
+		if (bad)
+			printf("cowbench: FAIL: every write of the multi-threaded COW loop must copy\n");
+		long r = bench(BENCH_OP_PUSH, (uint64_t)cs, pages);
+		if (r != (long)pages) {
+			printf("cowbench: pushing %u samples failed (%ld)\n", pages, r);
+			exit(1);
+		}
+		exit(bad);
+	}
+	reap(pid);
+	munmap((void *)p, pages * PAGE);
+}
+
+/* FORK_MT: a child maps MT_FORK_PAGES pages, starts T spinners and times its
+ * own forks (grandchildren exit at once), as fork_sizes() does at that size. */
+static void fork_mt(const struct plan *pl, int t)
+{
+	int pid = fork();
+	if (pid < 0) {
+		printf("cowbench: fork failed (%d)\n", pid);
+		exit(1);
+	}
+	if (pid == 0) {
+		struct cowvmm_sample fs[16];
+		int reps = pl->fork_reps < 16 ? pl->fork_reps : 16;
+		volatile char *p = map(MT_FORK_PAGES);
+		touch(p, MT_FORK_PAGES, 1);
+		settle();
+		memset(fs, 0, sizeof fs); /* written in the loop: no COW break of it there */
+		struct spinners *sp = spin_up(t);
+		begin(COWVMM_EV_FORK_MT, (uint32_t)t);
+		for (int r = 0; r < reps; r++) {
+			uint64_t t0 = rdtsc_serialized();
+			int c = fork();
+			uint64_t t1 = rdtsc_serialized();
+			if (c == 0)
+				exit(0);
+			if (c < 0) {
+				printf("cowbench: fork beside %d threads failed (%d)\n", t, c);
+				exit(1);
+			}
+			fs[r] = (struct cowvmm_sample){ .event = COWVMM_EV_FORK_MT, .arg = (uint32_t)t,
+							.ticks = t1 - t0 };
+			reap(c);
+		}
+		end(COWVMM_EV_FORK_MT, (uint32_t)t);
+		spin_down(sp, t);
+		long r = bench(BENCH_OP_PUSH, (uint64_t)fs, (uint64_t)reps);
+		if (r != reps) {
+			printf("cowbench: pushing %d samples failed (%ld)\n", reps, r);
+			exit(1);
+		}
+		exit(0);
+	}
+	reap(pid);
+}
+
+static void mt_loops(const struct plan *pl, int check)
+{
+	struct cow_meminfo mi;
+	memset(&mi, 0, sizeof mi);
+	meminfo(&mi);
+	if (mi.ncpus < 2) {
+		printf("cowbench: %lu CPU: multi-threaded loops (cow_write_mt, fork_mt) need 2 or more, "
+		       "skipped\n", (unsigned long)mi.ncpus);
+		return;
+	}
+	for (int t = 1; t <= MT_MAX; t += 2) {
+		if ((uint64_t)t + 1 > mi.ncpus)
+			break;
+		cow_mt(pl->mt_cow_n, t, check);
+		fork_mt(pl, t);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int check = argc > 1 && !strcmp(argv[1], "check");
+	int mt_only = argc > 1 && !strcmp(argv[1], "mt");
 	const struct plan *pl = argc > 1 && (check || !strcmp(argv[1], "quick")) ? &quick : &full;
-	if (argc > 1 && pl == &full) {
-		printf("usage: cowbench [quick|check]\n");
+	if (argc > 1 && pl == &full && !mt_only) {
+		printf("usage: cowbench [quick|check|mt]\n");
 		return 2;
 	}
 	long info = bench(BENCH_OP_INFO, 0, 0);
@@ -292,12 +484,15 @@ int main(int argc, char **argv)
 	g.s = map(MAX_SAMPLES * sizeof *g.s / PAGE);
 	touch((volatile char *)g.s, MAX_SAMPLES * sizeof *g.s / PAGE, 0);
 
-	plain_writes(pl->plain_n);
-	copy_floor(pl->copy_n);
-	zero_faults(pl->zero_n);
-	for (int i = 0; i < pl->ncow; i++)
-		cow_and_reuse(pl->cow_n[i], check);
-	fork_sizes(pl);
+	if (!mt_only) {
+		plain_writes(pl->plain_n);
+		copy_floor(pl->copy_n);
+		zero_faults(pl->zero_n);
+		for (int i = 0; i < pl->ncow; i++)
+			cow_and_reuse(pl->cow_n[i], check);
+		fork_sizes(pl);
+	}
+	mt_loops(pl, check);
 
 	long r = bench(BENCH_OP_PUSH, (uint64_t)g.s, g.n);
 	if (r != (long)g.n) {
