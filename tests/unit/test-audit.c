@@ -811,6 +811,18 @@ static void test_threads_clean(void)
 					.frame_old = fo, .frame_new = fn };
 	EQ(clean(&s, c), 0, "threads: local COW after a thread's copy: clean");
 	OK(!audit_last_full(s.a) && fo != fn, "threads: ... judged locally");
+	/* A sibling thread wrote through the new PTE before the checkpoint
+	 * stopped it (smpwrite2 on two vCPUs): not a bad copy. */
+	va = VA_DATA + 6 * PG;
+	c = cp(COWVMM_CP_COW_BEFORE, 2, 0);
+	c.va = va;
+	EQ(clean(&s, c), 0, "threads: COW before, sibling to write meanwhile: clean");
+	sim_cow(&s, 1, va, &fo, &fn);
+	frame_mem(&s, fn)[1] ^= 0x5a;
+	c = (struct cowvmm_hc_inspect){ .checkpoint = COWVMM_CP_COW_AFTER, .pid = 2, .va = va,
+					.frame_old = fo, .frame_new = fn };
+	EQ(clean(&s, c), 0, "threads: a copy a sibling thread already wrote to is no violation");
+	frame_mem(&s, fn)[1] ^= 0x5a;
 	/* The child now holds the only reference to the old frame: reuse. */
 	c = cp(COWVMM_CP_COW_BEFORE, 4, 0);
 	c.va = va;
