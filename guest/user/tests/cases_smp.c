@@ -130,11 +130,11 @@ static void thr_spin(void *arg)
 	s->done = 1;
 }
 
-static void thr_exit_later(void *arg)
+static void thr_exit_first(void *arg)
 {
 	struct shared *s = arg;
 	wait_ge(&s->go, 1);
-	thread_exit(5);
+	thread_exit(0);
 }
 
 int t_threads(struct ctx *c)
@@ -163,14 +163,23 @@ int t_threads(struct ctx *c)
 	}
 	reap(c, pid, ST_EXIT(7), "process whose main thread called exit(7) beside a spinning thread");
 
-	/* The last thread's thread_exit status is the process's. */
+	/* The last thread's thread_exit status is the process's.  "Last" made
+	 * sure of: the other thread exits first (with 0), and the main thread
+	 * waits until its slot is gone -- with two threads on two CPUs, a "go"
+	 * flag alone lets them exit in either order. */
 	pid = xfork(c);
 	if (pid == 0) {
 		struct shared *t = new_shared(c, 1);
-		if (!t || !spawn(c, thr_exit_later, t))
+		if (!t || !spawn(c, thr_exit_first, t))
 			exit(99);
+		uint64_t n0 = info().nprocs;
 		t->go = 1;
-		thread_exit(0); /* the other one ends the process, with 5 */
+		for (uint64_t i = 0; info().nprocs >= n0; i++)
+			if (i > 1000000)
+				exit(98);
+			else
+				yield();
+		thread_exit(5); /* the last one: it ends the process, with 5 */
 	}
 	reap(c, pid, ST_EXIT(5), "process whose last thread called thread_exit(5)");
 
