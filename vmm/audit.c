@@ -292,7 +292,7 @@ static int on_leaf(void *ctx, const struct ptw_leaf *l)
 			   (unsigned long long)a->bk.d.nframes);
 			continue;
 		}
-		a->mapcount[f]++;
+		a->mapcount[f]++; /* no uint32_t wrap: pages_budget bounds a full audit's mappings to millions */
 		if (f != a->bk.d.zero_frame) /* the zero frame's sharers are never asked for */
 			rmap_add(a, f, p->pid, va);
 		uint32_t rc = a->rc[f], pins = a->pins[f];
@@ -507,6 +507,7 @@ static void final_pass(struct audit *a)
 			   (unsigned long long)fc, (unsigned long long)free,
 			   (unsigned long long)(a->bk.d.nframes - a->bk.d.first_frame));
 	}
+	/* zero_frame < nframes <= RAM's frames (describe_validate()): the product cannot wrap. */
 	const uint8_t *z = gmem_ptr(a->m, a->bk.d.zero_frame * COWVMM_PAGE_SIZE, COWVMM_PAGE_SIZE);
 	if (z) {
 		for (unsigned i = 0; i < COWVMM_PAGE_SIZE; i++)

@@ -211,6 +211,7 @@ static int loop_end(struct vcpu *v, uint32_t ev, uint32_t arg)
 static int take_samples(struct vcpu *v, uint64_t gpa, uint64_t count)
 {
 	struct bench_state *b = st(v->vm);
+	/* count is bounded first: the sum, and count x 16 bytes below, cannot wrap. */
 	if (count > BENCH_MAX_SAMPLES || b->nsamples + count > BENCH_MAX_SAMPLES)
 		return vm_guest_error(v, "HC_BENCH: %llu samples exceed the limit of %u",
 				      (unsigned long long)(b->nsamples + count), BENCH_MAX_SAMPLES);

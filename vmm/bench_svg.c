@@ -108,14 +108,17 @@ static int histogram(const struct bench_state *b, const char *dir, const struct 
 	return svg_close(&w, dir);
 }
 
-/* log10 position in [lo, hi] -> pixels. */
+/* log10 position in [lo, hi] -> pixels.  A value below the axis (a guest's
+ * sample of 0 ticks: log10(0) is -inf, printed "inf" into the SVG) sits on it. */
 static double lx(double v, double lo, double hi)
 {
+	v = fmax(v, lo);
 	return ML + (W - ML - MR) * (log10(v) - log10(lo)) / (log10(hi) - log10(lo));
 }
 
 static double ly(double v, double lo, double hi)
 {
+	v = fmax(v, lo);
 	return H - MB - (H - MT - MB) * (log10(v) - log10(lo)) / (log10(hi) - log10(lo));
 }
 

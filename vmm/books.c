@@ -66,6 +66,8 @@ const uint8_t *books_proc_entry(const struct books *b, uint32_t slot)
 {
 	if (!b->valid || slot >= b->d.nproc)
 		return NULL;
+	/* Cannot wrap before gmem_ptr()'s check: describe_validate() put the
+	 * whole table, nproc x stride bytes from proc_table_gpa, inside RAM. */
 	return gmem_ptr(b->m, b->d.proc_table_gpa + (uint64_t)slot * b->d.proc.stride, b->d.proc.stride);
 }
 
@@ -131,6 +133,7 @@ static uint32_t *frame_cell(const struct books *b, uint64_t array_gpa, uint64_t 
 {
 	if (!b->valid || !array_gpa || f >= b->d.nframes)
 		return NULL;
+	/* Cannot wrap: describe_validate() put both arrays (4 x nframes bytes) inside RAM. */
 	return gmem_ptr(b->m, array_gpa + 4 * f, 4);
 }
 

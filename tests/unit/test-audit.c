@@ -304,6 +304,27 @@ static void test_cow_defects(void)
 	}
 }
 
+/* A COW copy of a frame the books said was free (refcount 0) whose count
+ * then "drops" to 0xffffffff: not down by one, whatever uint32_t says. */
+static void test_cow_refcount_wrap(void)
+{
+	struct sim s;
+	scenario(&s, RAM);
+	uint64_t va = VA_DATA + 2 * PG, fo, fn;
+	*rc(&s, frame_of(*data_pte(&s, 1, 2))) = 0;
+	struct cowvmm_hc_inspect c = cp(COWVMM_CP_COW_BEFORE, 2, 0);
+	c.va = va;
+	audit_run(s.a, &c);
+	sim_cow(&s, 1, va, &fo, &fn);
+	EQ(*rc(&s, fo), UINT32_MAX, "the guest's count of the old frame wrapped from 0");
+	c = (struct cowvmm_hc_inspect){ .checkpoint = COWVMM_CP_COW_AFTER, .pid = 2, .va = va,
+					.frame_old = fo, .frame_new = fn };
+	unsigned n;
+	OK(finds(&s, c, AV_COW, &n), "old frame's count going from 0 to 0xffffffff is not a drop by one (%u violation(s))",
+	   n);
+	sim_free(&s);
+}
+
 static void test_proc_args(void)
 {
 	struct sim s;
@@ -1031,6 +1052,7 @@ int main(void)
 	test_clean();
 	test_breakages();
 	test_cow_defects();
+	test_cow_refcount_wrap();
 	test_proc_args();
 	test_mutations();
 	test_local();

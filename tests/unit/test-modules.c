@@ -526,6 +526,11 @@ static void test_bench(void)
 	char svg[128];
 	snprintf(svg, sizeof svg, "%s/hist-cow_fault-n0.svg", dir);
 	ok(r == 0 && access(svg, R_OK) == 0, "extreme samples: report and SVG plots made, no undefined behaviour");
+	/* Samples of 0 ticks on the log-scale fork plot: on the axis, not at log10(0). */
+	snprintf(svg, sizeof svg, "%s/fork.svg", dir);
+	const char *fork_svg = slurp(svg);
+	ok(strstr(fork_svg, "<circle") && !strstr(fork_svg, "inf") && !strstr(fork_svg, "nan"),
+	   "extreme samples: every coordinate of the fork plot is finite");
 	bench_free(&b);
 	memset(&b, 0, sizeof b);
 	b.o.enabled = true;
