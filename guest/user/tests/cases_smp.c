@@ -13,7 +13,7 @@
  *   preempt    notimer          (with one CPU) a spinning process never gives the CPU back
  * The stale-TLB cases can only fail unaudited: each audit exit flushes TLBs.
  * They pin their threads (SYS_setaffinity) so that the interleaving that
- * exposes the bug happens in the first round instead of by luck (cow_rounds).
+ * exposes the bug is forced rather than waited for (cow_rounds).
  */
 
 #define STACK_PAGES 4
@@ -206,9 +206,9 @@ int t_threads(struct ctx *c)
 
 #define TLB_ROUNDS 40
 /* With the threads pinned (cow_rounds) each bug kernel is caught in the
- * first round; the rounds are for the correct kernel, which must pass them
- * all.  (Unpinned, the flush-before-put window was hit in one round of
- * about 25.) */
+ * first round when the vCPUs have host CPUs to themselves, within a few on
+ * a loaded host; the correct kernel must pass them all.  (Unpinned, the
+ * flush-before-put window was hit in one round of about 25.) */
 #define FLUSH_ROUNDS 40
 
 /* Thread B: read the page all the time (its TLB keeps the translation);
@@ -255,7 +255,10 @@ static void reader(void *arg)
  * only a shootdown empties it.  And the child can only run on A's CPU, when
  * A gives it away: on the put-before-flush bug kernel that is right between
  * the put and the late flush, which lets the child's in-place write reach B
- * through the stale entry in the first round. */
+ * through the stale entry -- in the first round when each vCPU has a host
+ * CPU of its own; on a loaded host a vCPU descheduled by the host loses its
+ * TLB now and then (seen: rounds 2 and 6 under make check -j2), hence the
+ * rounds. */
 static bool cow_rounds(struct ctx *c, struct shared *s, bool child_reuses)
 {
 	poke(s->page, round_byte(0));
@@ -442,9 +445,9 @@ int t_smpwrite2(struct ctx *c)
 /* A (and so each child) runs on CPU 0 only, the writer on CPU 1 only, as in
  * cow_rounds: alone on its CPU, the writer keeps its writable TLB entries
  * until a shootdown empties them, so on the forknoflush kernel its writes
- * after fork land in the child's frame in the first round (unpinned, the
- * writer's CPU happened to switch and flush in most rounds: one in about 30
- * showed the bug).  The rounds are for the correct kernel. */
+ * after fork land in the child's frame, in the first round when the vCPUs
+ * have host CPUs of their own (unpinned, the writer's CPU happened to switch
+ * and flush in most rounds: one in about 30 showed the bug). */
 #define FW_ROUNDS 30
 
 static void counter_writer(void *arg)
