@@ -56,18 +56,45 @@ static int do_wp_page(struct proc *p, struct mm *mm, pte_t *pte, pte_t orig, uin
 		checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, old >> PAGE_SHIFT);
 		return FAULT_OK;
 	}
-	/* wp_page_copy: someone else still references the frame.  The copy is
-	 * made without the lock (as Linux copies without the PTL), then the PTE
-	 * is looked at again under it: another thread of this mm may have
-	 * broken the same COW meanwhile, and its copy is the one that counts --
-	 * ours goes back (no second copy installed, no frame leaked). */
-	spin_unlock(&mm->lock);
-	uint64_t new = frame_alloc(COWVMM_SITE_DATA_FRAME);
-	if (new)
+	/* wp_page_copy: someone else still references the frame.  With other
+	 * threads, the copy is made without the lock (as Linux copies without
+	 * the PTL), then the PTE is looked at again under it: another thread
+	 * of this mm may have broken the same COW meanwhile, and its copy is
+	 * the one that counts -- ours goes back (no second copy installed, no
+	 * frame leaked).
+	 *
+	 * A process of one thread keeps the lock across the copy: the drop is
+	 * there so that sibling threads need not wait 512 ticks for the lock,
+	 * and there are none.  Nobody else can change this mm's page tables
+	 * meanwhile either: every writer of them holds mm->lock and runs in a
+	 * thread of the group (faults, mmap/munmap/mprotect/brk, pin, fork of
+	 * this very process, exit) -- no other process and no interrupt
+	 * handler touches them -- and a new thread is only made by a thread of
+	 * the group, i.e. by us.  nthreads is read under mm->lock: an exiting
+	 * sibling counts itself out inside its own mm->lock section (exit.c),
+	 * so 1 here means its last page-table access is behind us.  The
+	 * audit is not affected: with several CPUs it closes the gate for the
+	 * whole fault, and the checkpoints are taken under mm->lock already.
+	 * frame_alloc under mm->lock is the order the zero fill already uses
+	 * (frame_lock is a leaf).  The re-check stays (2 instructions under
+	 * the lock): a VMM injection at the cow-before checkpoint could have
+	 * changed the PTE.  Saved: an unlock/lock pair and the spills around
+	 * it, cowbench quick, icount: COW write 1,009 -> 990. */
+	uint64_t new;
+	if (__atomic_load_n(&mm_owner(mm)->nthreads, __ATOMIC_RELAXED) == 1) {
+		new = frame_alloc(COWVMM_SITE_DATA_FRAME);
+		if (!new)
+			return FAULT_OOM;
 		copy_frame(new, old);
-	spin_lock(&mm->lock);
-	if (!new)
-		return FAULT_OOM;
+	} else {
+		spin_unlock(&mm->lock);
+		new = frame_alloc(COWVMM_SITE_DATA_FRAME);
+		if (new)
+			copy_frame(new, old);
+		spin_lock(&mm->lock);
+		if (!new)
+			return FAULT_OOM;
+	}
 	if (*pte != orig && !kbug(KBUG_NO_RECHECK)) {
 		frame_put(new);
 		STAT_INC(cow_races);

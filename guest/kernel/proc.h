@@ -72,6 +72,13 @@ struct proc {
 } __attribute__((aligned(64)));
 
 extern struct proc proctab[NPROC];
+
+/* The group leader whose own_mm mm is: every mm a process runs in is its
+ * leader's own_mm (proc_alloc: own_mm; a thread, fork.c: its leader's). */
+static inline struct proc *mm_owner(struct mm *mm)
+{
+	return (struct proc *)((char *)mm - offsetof(struct proc, own_mm));
+}
 /* The process this CPU runs (NULL in its scheduler loop).  Stable in kernel
  * code between two sleeps: the kernel is not preemptible, so a process moves
  * to another CPU only inside sched(). */
