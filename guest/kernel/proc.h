@@ -150,6 +150,15 @@ long pipe_write(struct pipe *p, uint64_t ubuf, uint64_t n);
 
 /* syscall.c */
 void syscall_dispatch(struct trapframe *tf);
-void return_to_user_checks(struct trapframe *tf);
+_Noreturn void return_to_user_killed(void);
+/* A signal posted while in the kernel takes effect before user code runs.
+ * The test inline (every fault and system call passes here), the exit out
+ * of line. */
+static inline void return_to_user_checks(struct trapframe *tf)
+{
+	(void)tf;
+	if (__builtin_expect(curproc->killed != 0, 0))
+		return_to_user_killed();
+}
 
 #endif
