@@ -52,7 +52,7 @@ static inline __attribute__((always_inline)) int do_wp_page(struct proc *p, stru
 		*pte = (orig | PTE_RW | PTE_A | PTE_D) & ~PTE_COW;
 		invlpg(va);
 		STAT_INC(cow_reuses);
-		mycpu()->fault_ev = COWVMM_EV_REUSE_FAULT;
+		this_cpu_set_fault_ev(COWVMM_EV_REUSE_FAULT);
 		checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, old >> PAGE_SHIFT);
 		return FAULT_OK;
 	}
@@ -81,7 +81,7 @@ static inline __attribute__((always_inline)) int do_wp_page(struct proc *p, stru
 	 * changed the PTE.  Saved: an unlock/lock pair and the spills around
 	 * it, cowbench quick, icount: COW write 1,009 -> 990. */
 	uint64_t new;
-	if (__atomic_load_n(&mm_owner(mm)->nthreads, __ATOMIC_RELAXED) == 1) {
+	if (__builtin_expect(__atomic_load_n(&mm_owner(mm)->nthreads, __ATOMIC_RELAXED) == 1, 1)) {
 		new = frame_alloc(COWVMM_SITE_DATA_FRAME);
 		if (!new)
 			return FAULT_OOM;
@@ -102,7 +102,7 @@ static inline __attribute__((always_inline)) int do_wp_page(struct proc *p, stru
 	}
 	install_private(mm, pte, va, new, r->prot, old);
 	STAT_INC(cow_copies);
-	mycpu()->fault_ev = COWVMM_EV_COW_FAULT;
+	this_cpu_set_fault_ev(COWVMM_EV_COW_FAULT);
 	checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, new >> PAGE_SHIFT);
 	return FAULT_OK;
 }
@@ -116,7 +116,9 @@ static inline __attribute__((always_inline)) int fault_locked(struct proc *p, st
 	struct region *r = region_find(mm, va);
 	if (!r)
 		return FAULT_SEGV;
-	if (write && !(r->prot & PROT_WRITE))
+	/* the region's test first: GCC lays the write fault out of line for
+	 * `write && ...` even when told it is unlikely (a jump out and back) */
+	if (__builtin_expect(!(r->prot & PROT_WRITE), 0) && write)
 		return FAULT_SEGV;            /* e.g. text: never a COW fault */
 	if (!(r->prot & (PROT_READ | PROT_WRITE)))
 		return FAULT_SEGV;            /* PROT_NONE */
@@ -162,7 +164,7 @@ static inline __attribute__((always_inline)) int fault_locked(struct proc *p, st
 			return FAULT_OOM;
 		install_private(mm, pte, va, pa, r->prot, zero_frame_pa);
 		STAT_INC(zero_fills);
-		mycpu()->fault_ev = COWVMM_EV_ZERO_FAULT;
+		this_cpu_set_fault_ev(COWVMM_EV_ZERO_FAULT);
 		return FAULT_OK;
 	}
 	if (e & PTE_COW)
