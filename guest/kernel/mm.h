@@ -89,7 +89,20 @@ struct region *region_find(struct mm *mm, uint64_t va);
 int region_add(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot, uint32_t kind);
 int region_remove(struct mm *mm, uint64_t start, uint64_t end);
 int region_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot);
-uint64_t leaf_flags(uint32_t prot);    /* PTE flags for a private page of a region */
+/* PTE flags for a private page of a region.  Inline: every COW copy and
+ * fill computes them, and as a call it cost 6 instructions more per COW
+ * fault (the call, and the PTE pointer and new frame spilled around it;
+ * cowbench quick, icount: COW write 958 -> 952, zero fill 857 -> 851). */
+extern uint64_t pte_nx;                /* PTE_NX when the CPU supports no-execute (vm.c) */
+static inline uint64_t leaf_flags(uint32_t prot)
+{
+	uint64_t f = PTE_P | PTE_US;
+	if (prot & PROT_WRITE)
+		f |= PTE_RW;
+	if (!(prot & PROT_EXEC_K))
+		f |= pte_nx;
+	return f;
+}
 
 /* ---- address spaces (mm.c) ------------------------------------------------ */
 int mm_init(struct mm *mm);                         /* empty address space */
