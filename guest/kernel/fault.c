@@ -126,10 +126,13 @@ static inline __attribute__((always_inline)) int fault_locked(struct proc *p, st
 		return FAULT_SEGV;
 
 	va = PAGE_DOWN(va);
-	int oom = 0;
-	pte_t *pte = walk(mm->pml4, va, 1, &oom);
-	if (!pte)
-		return FAULT_OOM;
+	pte_t *pte = walk_present(mm->pml4, va);
+	if (__builtin_expect(!pte, 0)) {
+		int oom = 0;
+		pte = walk(mm->pml4, va, 1, &oom);
+		if (!pte)
+			return FAULT_OOM;
+	}
 	pte_t e = *pte;
 
 	if (!(e & PTE_P)) {

@@ -48,6 +48,28 @@ void copy_frame(uint64_t dst, uint64_t src);
 extern uint64_t kernel_pml4_pa;
 void kernel_page_tables_init(void);    /* the kernel's own tables (kernel half shared by all), NX */
 pte_t *walk(uint64_t pml4, uint64_t va, int alloc, int *oom);
+/*
+ * The fault path's walk: the leaf PTE's address when the three upper levels
+ * are present, else NULL (the caller then takes walk(), which allocates the
+ * missing tables).  Unrolled and inline: through walk() -- a call, six saved
+ * registers, a loop with the allocation test at each level -- it cost 45
+ * instructions more per COW or reuse fault (cowbench quick, icount: reuse
+ * write 281 -> 236, COW write 952 -> 911, zero fill handler 851 -> 808).  No PS test, as walk(): nothing
+ * puts a large page in the user half.
+ */
+static inline pte_t *walk_present(uint64_t pml4, uint64_t va)
+{
+	pte_t e = ((pte_t *)phys_to_virt(pml4 & PTE_ADDR))[(va >> 39) & 511];
+	if (__builtin_expect(!(e & PTE_P), 0))
+		return NULL;
+	e = ((pte_t *)phys_to_virt(e & PTE_ADDR))[(va >> 30) & 511];
+	if (__builtin_expect(!(e & PTE_P), 0))
+		return NULL;
+	e = ((pte_t *)phys_to_virt(e & PTE_ADDR))[(va >> 21) & 511];
+	if (__builtin_expect(!(e & PTE_P), 0))
+		return NULL;
+	return &((pte_t *)phys_to_virt(e & PTE_ADDR))[(va >> 12) & 511];
+}
 uint64_t pml4_create(void);            /* user half empty, kernel half shared; 0 if no memory */
 void free_user_tables(uint64_t pml4);  /* drops every leaf reference, frees every table */
 int map_page(uint64_t pml4, uint64_t va, uint64_t pa, uint64_t flags); /* 0 / -ENOMEM */
