@@ -158,11 +158,27 @@ static inline void tlb_flush_page(struct mm *mm, uint64_t va)
 {
 	/* The PTE store before the read of the mask (as in tlb_flush_mm). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__builtin_expect(__atomic_load_n(&mm->cpumask, __ATOMIC_RELAXED) == 1u << mycpu()->id, 1)) {
+	if (__builtin_expect(__atomic_load_n(&mm->cpumask, __ATOMIC_RELAXED) == 1u << this_cpu_id(), 1)) {
 		__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
 		return;
 	}
 	tlb_flush_mm(mm, va, va + PAGE_SIZE);
+}
+
+/* The whole address space, as tlb_flush_mm(mm, 0, 0): fork's flush of the
+ * parent it write-protected.  Loaded on this CPU alone (a single-threaded
+ * parent), that is a CR3 reload here, after the same fence and mask test.
+ * Through tlb_flush_mm it cost 28 instructions more per fork (cowbench
+ * quick, icount: fork at 1 page 6,852 -> 6,824). */
+static inline void tlb_flush_mm_all(struct mm *mm)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&mm->cpumask, __ATOMIC_RELAXED) == 1u << this_cpu_id(), 1)) {
+		uint64_t cr3;
+		__asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+		return;
+	}
+	tlb_flush_mm(mm, 0, 0);
 }
 
 /* ---- user copies (uaccess.c / uaccess.S) ---------------------------------- */
