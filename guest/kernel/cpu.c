@@ -14,6 +14,9 @@ extern uint8_t boot_stack_top[];
 _Static_assert(offsetof(struct cpu, self) == CPU_OFF_SELF &&
 	       offsetof(struct cpu, syscall_rsp) == CPU_OFF_SYSCALL_RSP &&
 	       offsetof(struct cpu, user_rsp) == CPU_OFF_USER_RSP, "trapasm.S's struct cpu offsets");
+_Static_assert(offsetof(struct cpu, id) == CPU_OFF_ID && offsetof(struct cpu, nlocks) == CPU_OFF_NLOCKS &&
+	       offsetof(struct cpu, fault_ev) == CPU_OFF_FAULT_EV,
+	       "spinlock.h's struct cpu offsets");
 
 /* The kernel's GS.base and the one `swapgs` gives user mode. */
 #define MSR_GS_BASE 0xc0000101u

@@ -7,6 +7,10 @@
 #define CPU_OFF_SELF 0
 #define CPU_OFF_SYSCALL_RSP 8
 #define CPU_OFF_USER_RSP 16
+/* Read by spinlock.h's inline fast paths straight through %gs. */
+#define CPU_OFF_ID 24
+#define CPU_OFF_NLOCKS 64
+#define CPU_OFF_FAULT_EV 80 /* written by the fault path (fault.c) */
 
 #ifndef __ASSEMBLER__
 #include "kernel.h"
@@ -97,6 +101,21 @@ static inline struct cpu *mycpu(void)
 	struct cpu *c;
 	__asm__ volatile("mov %%gs:0, %0" : "=r"(c));
 	return c;
+}
+/* This CPU's id and its spinlock count, straight through %gs (one
+ * instruction each, no load of the struct cpu pointer first): the spinlock
+ * fast paths (spinlock.h).  Volatile, like mycpu(): a process may resume on
+ * another CPU after sleeping. */
+static inline uint32_t this_cpu_id(void)
+{
+	uint32_t id;
+	__asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(CPU_OFF_ID));
+	return id;
+}
+/* This CPU's fault_ev (kbench.h), one store through %gs. */
+static inline void this_cpu_set_fault_ev(uint32_t ev)
+{
+	__asm__ volatile("movl %0, %%gs:%c1" : : "ir"(ev), "i"(CPU_OFF_FAULT_EV) : "memory");
 }
 /* For crash reports, which may run with GS.base not (yet) the kernel's: read
  * the MSRs and accept only a pointer into cpus[].  NULL if neither is. */

@@ -59,7 +59,7 @@ int do_fork(void)
 	spin_lock(&pm->lock);
 	r = copy_mm(&child->own_mm, pm);
 	if (!kbug(KBUG_FORK_NO_FLUSH))
-		tlb_flush_mm(pm, 0, 0);
+		tlb_flush_mm_all(pm);
 	else
 		flush_tlb(); /* the bug kernel: this CPU only */
 	spin_unlock(&pm->lock);

@@ -72,6 +72,13 @@ struct proc {
 } __attribute__((aligned(64)));
 
 extern struct proc proctab[NPROC];
+
+/* The group leader whose own_mm mm is: every mm a process runs in is its
+ * leader's own_mm (proc_alloc: own_mm; a thread, fork.c: its leader's). */
+static inline struct proc *mm_owner(struct mm *mm)
+{
+	return (struct proc *)((char *)mm - offsetof(struct proc, own_mm));
+}
 /* The process this CPU runs (NULL in its scheduler loop).  Stable in kernel
  * code between two sleeps: the kernel is not preemptible, so a process moves
  * to another CPU only inside sched(). */
@@ -143,6 +150,15 @@ long pipe_write(struct pipe *p, uint64_t ubuf, uint64_t n);
 
 /* syscall.c */
 void syscall_dispatch(struct trapframe *tf);
-void return_to_user_checks(struct trapframe *tf);
+_Noreturn void return_to_user_killed(void);
+/* A signal posted while in the kernel takes effect before user code runs.
+ * The test inline (every fault and system call passes here), the exit out
+ * of line. */
+static inline void return_to_user_checks(struct trapframe *tf)
+{
+	(void)tf;
+	if (__builtin_expect(curproc->killed != 0, 0))
+		return_to_user_killed();
+}
 
 #endif

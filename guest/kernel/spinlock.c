@@ -79,12 +79,21 @@ int audit_gate_owned(void)
 
 /* spin_lock's out-of-line part (spinlock.h has the fast path).  A lock
  * found taken by its own holder is taken twice: the holder field is this
- * CPU's only while this CPU holds the lock. */
-void spin_lock_slow(struct spinlock *l, int n, uint32_t g)
+ * CPU's only while this CPU holds the lock.  With taken, the fast path took
+ * l, counted it and found the gate closed: nlocks is read back (only this
+ * CPU writes it) and the gate again (any read after the locked increment is
+ * ordered after it, as Dekker's protocol needs). */
+void spin_lock_slow(struct spinlock *l, int taken)
 {
 	struct cpu *c = mycpu();
-	if (!n && l->cpu == (int32_t)c->id)
+	int n = 0;
+	uint32_t g = 0;
+	if (!taken && l->cpu == (int32_t)c->id)
 		panic("cpu %u: spinlock %s taken twice", c->id, l->name);
+	if (taken) {
+		n = __atomic_load_n(&c->nlocks, __ATOMIC_RELAXED);
+		g = __atomic_load_n(&audit_gate, __ATOMIC_SEQ_CST);
+	}
 	for (;;) {
 		if (n) {
 			if (!g || n > 1 || g == c->id + 1)

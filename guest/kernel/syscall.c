@@ -24,12 +24,10 @@ static const syscall_fn table[NSYSCALLS] = {
 	[SYS_setaffinity] = sys_setaffinity,
 };
 
-/* A signal posted while in the kernel takes effect before user code runs. */
-void return_to_user_checks(struct trapframe *tf)
+/* return_to_user_checks' exit (proc.h). */
+void return_to_user_killed(void)
 {
-	(void)tf;
-	if (curproc->killed)
-		do_exit(curproc->killed);
+	do_exit(curproc->killed);
 }
 
 void syscall_dispatch(struct trapframe *tf)

@@ -160,46 +160,58 @@ static const struct { uint8_t vector, sig; } user_signals[] = {
 	{ X86_VEC_AC, SIGBUS }, { X86_VEC_XM, 8 /* SIGFPE */ },
 };
 
-static void page_fault(struct trapframe *tf)
+/* A page fault in kernel mode. */
+static __attribute__((noinline)) void kernel_page_fault(struct trapframe *tf, uint64_t va, uint32_t err)
 {
-	uint64_t va = read_cr2();
-	uint32_t err = (uint32_t)tf->error;
-	int user = (tf->cs & 3) == 3;
-
-	if (!user) {
-		/* Only the user-copy routine may touch user memory: resolve the
-		 * fault as if the process had made the access (so a kernel write
-		 * into a COW page breaks COW), or make the copy return -EFAULT. */
-		if (curproc && tf->rip >= (uint64_t)copy_user_begin && tf->rip < (uint64_t)copy_user_end &&
-		    va < USER_TOP) {
-			int r = handle_mm_fault(curproc, va, err | X86_PF_U);
-			if (r == FAULT_OK)
-				return;
-			if (r == FAULT_OOM) {
-				STAT_INC(oom_kills);
-				kill_proc(curproc, SIGKILL);
-			}
-			tf->rip = (uint64_t)copy_user_fixup;
+	/* Only the user-copy routine may touch user memory: resolve the fault
+	 * as if the process had made the access (so a kernel write into a COW
+	 * page breaks COW), or make the copy return -EFAULT. */
+	if (curproc && tf->rip >= (uint64_t)copy_user_begin && tf->rip < (uint64_t)copy_user_end &&
+	    va < USER_TOP) {
+		int r = handle_mm_fault(curproc, va, err | X86_PF_U);
+		if (r == FAULT_OK)
 			return;
+		if (r == FAULT_OOM) {
+			STAT_INC(oom_kills);
+			kill_proc(curproc, SIGKILL);
 		}
-		crash_exception(tf);
+		tf->rip = (uint64_t)copy_user_fixup;
+		return;
 	}
-	switch (handle_mm_fault(curproc, va, err)) {
-	case FAULT_OK:
-		break;
-	case FAULT_OOM:
+	crash_exception(tf);
+}
+
+/* A user page fault the kernel could not resolve (r: FAULT_OOM or SEGV). */
+static __attribute__((noinline)) void user_fault_failed(struct trapframe *tf, uint64_t va, int r)
+{
+	uint32_t err = (uint32_t)tf->error;
+	if (r == FAULT_OOM) {
 		kprintf("kernel: pid %d (%s): out of memory at %#lx: killed\n", curproc->pid, curproc->name, va);
 		STAT_INC(oom_kills);
 		kill_proc(curproc, SIGKILL);
-		break;
-	default:
-		if (is_syscall_entered_in_ring3(tf, va, err))
-			crash_host_no_user_mode(tf, err);
-		kprintf("kernel: pid %d (%s): segfault at %#lx rip %#lx error %#x\n", curproc->pid, curproc->name, va, tf->rip, err);
-		STAT_INC(segv_kills);
-		kill_proc(curproc, SIGSEGV);
-		break;
+		return;
 	}
+	if (is_syscall_entered_in_ring3(tf, va, err))
+		crash_host_no_user_mode(tf, err);
+	kprintf("kernel: pid %d (%s): segfault at %#lx rip %#lx error %#x\n", curproc->pid, curproc->name, va, tf->rip, err);
+	STAT_INC(segv_kills);
+	kill_proc(curproc, SIGSEGV);
+}
+
+/* The kernel-mode fault and the failures out of line: trap_pf keeps only
+ * the frame, the address and the bench mark across handle_mm_fault. */
+static inline __attribute__((always_inline)) void page_fault(struct trapframe *tf, int user)
+{
+	uint64_t va = read_cr2();
+	uint32_t err = (uint32_t)tf->error;
+
+	if (__builtin_expect(!user, 0)) {
+		kernel_page_fault(tf, va, err);
+		return;
+	}
+	int r = handle_mm_fault(curproc, va, err);
+	if (__builtin_expect(r != FAULT_OK, 0))
+		user_fault_failed(tf, va, r);
 }
 
 /* The APIC's interrupts: none of them takes a lock (spinlock.h). */
@@ -231,6 +243,27 @@ static void interrupt(struct trapframe *tf, int user)
 	}
 }
 
+/*
+ * Page faults: their own entry (trapasm.S, alltraps_pf), the one trap on a
+ * hot path (every COW break).  The same steps as trap() took for vector 14:
+ * interrupts back on if they were, the handler, the return-to-user checks.
+ */
+void trap_pf(struct trapframe *tf)
+{
+	int user = (tf->cs & 3) == 3;
+	/* A fault where interrupts were on keeps them on while it is handled
+	 * (it may wait for a lock, whose holder may wait for our
+	 * TLB-shootdown acknowledgement); trapret turns them off again. */
+	if (__builtin_expect((tf->rflags & X86_RFLAGS_IF) != 0, 1))
+		__asm__ volatile("sti" ::: "memory");
+	struct kbench_mark bm; /* bench: handler entry -> exit, when armed (kbench.h) */
+	kbench_enter(&bm);
+	page_fault(tf, user);
+	kbench_exit(&bm);
+	if (user)
+		return_to_user_checks(tf);
+}
+
 void trap(struct trapframe *tf)
 {
 	int user = (tf->cs & 3) == 3;
@@ -249,18 +282,15 @@ void trap(struct trapframe *tf)
 			return_to_user_checks(tf);
 		return;
 	}
-	/* A fault where interrupts were on keeps them on while it is handled
-	 * (it may wait for a lock, whose holder may wait for our TLB-shootdown
-	 * acknowledgement); trapret turns them off again. */
+	/* As for a page fault (trap_pf): interrupts back on if they were. */
 	if (tf->rflags & X86_RFLAGS_IF)
 		__asm__ volatile("sti" ::: "memory");
 
 	if (tf->vector == X86_VEC_PF) {
-		struct kbench_mark bm; /* bench: handler entry -> exit, when armed (kbench.h) */
-		kbench_enter(&bm);
-		page_fault(tf);
-		kbench_exit(&bm);
-	} else if (user && curproc) {
+		trap_pf(tf); /* not reached: vector 14 has its own entry */
+		return;
+	}
+	if (user && curproc) {
 		int sig = SIGSEGV;
 		for (size_t i = 0; i < ARRAY_SIZE(user_signals); i++)
 			if (user_signals[i].vector == tf->vector)

@@ -32,7 +32,11 @@ vector\n:
 	pushq $0
 	.endif
 	pushq $\n
+	.if \n == 14
+	jmp alltraps_pf
+	.else
 	jmp alltraps
+	.endif
 .endm
 
 	.globl vector0
@@ -55,6 +59,23 @@ alltraps:
 	SAVE_REGS
 	mov %rsp, %rdi
 	call trap
+	jmp trapret
+
+/* A page fault (vector 14): the same entry and the same trap frame, straight
+ * to trap_pf (trap.c) -- no dispatch on the vector in C, and trap()'s frame
+ * of five saved registers is not set up for it; it falls through into
+ * trapret, the others jump there.  With trap_pf's rare paths out of line
+ * (trap.c) and return_to_user_checks' test inline (proc.h), the trap around
+ * a user page fault went from 87 to 71 instructions: cowbench quick,
+ * icount, reuse write 302 -> 283, COW write 980 -> 961. */
+alltraps_pf:
+	testb $3, 24(%rsp)
+	jz 1f
+	swapgs
+1:	cld
+	SAVE_REGS
+	mov %rsp, %rdi
+	call trap_pf
 	.globl trapret
 /* Interrupts off from here to iretq: one arriving after the swapgs would
  * enter the kernel with the user's GS.base. */

@@ -21,7 +21,7 @@ uint64_t kernel_pml4_pa;
  * them), so a process PML4 needs only these copied, and cleared again before
  * its page is reused. */
 static int kslot[256], nkslot;
-static uint64_t pte_nx; /* PTE_NX when the CPU supports no-execute */
+uint64_t pte_nx; /* PTE_NX when the CPU supports no-execute (read by leaf_flags, mm.h) */
 
 /* Kernel stacks are mapped 4 KiB at a time here, with unmapped guard pages
  * between them, so an overflow faults instead of corrupting a neighbour. */
@@ -80,15 +80,6 @@ void kstack_map(uint64_t va, uint64_t pa)
 	invlpg(va);
 }
 
-uint64_t leaf_flags(uint32_t prot)
-{
-	uint64_t f = PTE_P | PTE_US;
-	if (prot & PROT_WRITE)
-		f |= PTE_RW;
-	if (!(prot & PROT_EXEC_K))
-		f |= pte_nx;
-	return f;
-}
 
 static pte_t *table(uint64_t pa)
 {
