@@ -114,6 +114,9 @@ struct cow_meminfo {
 	uint64_t nprocs;         /* processes in use (any state but unused) */
 	uint64_t ncpus;          /* CPUs online */
 	uint64_t timer_ticks, preemptions, ipis_sent, tlb_shootdowns, cow_races, threads;
+	/* The calling thread's own COW copies, reuses and zero fills (the
+	 * counters above are the whole machine's, other processes included). */
+	uint64_t own_cow_copies, own_cow_reuses, own_zero_fills;
 };
 
 struct cow_vmquery {

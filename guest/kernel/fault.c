@@ -52,6 +52,7 @@ static inline __attribute__((always_inline)) int do_wp_page(struct proc *p, stru
 		*pte = (orig | PTE_RW | PTE_A | PTE_D) & ~PTE_COW;
 		invlpg(va);
 		STAT_INC(cow_reuses);
+		p->own_reuses++;
 		this_cpu_set_fault_ev(COWVMM_EV_REUSE_FAULT);
 		checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, old >> PAGE_SHIFT);
 		return FAULT_OK;
@@ -102,6 +103,7 @@ static inline __attribute__((always_inline)) int do_wp_page(struct proc *p, stru
 	}
 	install_private(mm, pte, va, new, r->prot, old);
 	STAT_INC(cow_copies);
+	p->own_copies++;
 	this_cpu_set_fault_ev(COWVMM_EV_COW_FAULT);
 	checkpoint(COWVMM_CP_COW_AFTER, p->pid, 0, 0, va, old >> PAGE_SHIFT, new >> PAGE_SHIFT);
 	return FAULT_OK;
@@ -167,6 +169,7 @@ static inline __attribute__((always_inline)) int fault_locked(struct proc *p, st
 			return FAULT_OOM;
 		install_private(mm, pte, va, pa, r->prot, zero_frame_pa);
 		STAT_INC(zero_fills);
+		p->own_zero_fills++;
 		this_cpu_set_fault_ev(COWVMM_EV_ZERO_FAULT);
 		return FAULT_OK;
 	}

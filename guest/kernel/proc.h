@@ -58,6 +58,9 @@ struct proc {
 	struct mm own_mm;       /* a group leader's (every process's) address space */
 	int32_t cpu;            /* where it runs or ran last */
 	uint64_t cpus_allowed;  /* CPUs it may run on (bit = CPU id; SYS_setaffinity); inherited */
+	/* Its own faults, beside the kernel's global counters: a test measuring
+	 * one write must not see a sibling's or another process's (meminfo). */
+	uint64_t own_copies, own_reuses, own_zero_fills;
 	struct context *ctx;    /* saved by swtch() */
 	uint64_t kstack;        /* base virtual address (KSTACK_SIZE bytes) */
 	uint64_t kstack_pa[KSTACK_PAGES];

@@ -155,6 +155,9 @@ SYSCALL(meminfo)
 		.tlb_shootdowns = stats.tlb_shootdowns,
 		.cow_races = stats.cow_races,
 		.threads = stats.threads,
+		.own_cow_copies = curproc->own_copies,
+		.own_cow_reuses = curproc->own_reuses,
+		.own_zero_fills = curproc->own_zero_fills,
 	};
 	for (int i = 0; i < NPROC; i++)
 		if (proctab[i].state != COWVMM_PSTATE_UNUSED)

@@ -153,9 +153,12 @@ void snap(struct counts *s)
 	memset(&mi, 0, sizeof mi);
 	meminfo(&mi);
 	s->free = mi.free_frames;
-	s->copies = mi.cow_copies;
-	s->reuses = mi.cow_reuses;
-	s->zero_fills = mi.zero_fills;
+	/* This thread's own: on several CPUs (or at a tick on one) another
+	 * process breaking COW meanwhile must not show in a measured write.
+	 * The free count stays the machine's (frames are not per process). */
+	s->copies = mi.own_cow_copies;
+	s->reuses = mi.own_cow_reuses;
+	s->zero_fills = mi.own_zero_fills;
 	s->oom = mi.oom_kills;
 	s->segv = mi.segv_kills;
 	s->forks = mi.forks;
