@@ -45,6 +45,10 @@ struct ctx {
 /* Counter snapshot around an operation (SYS_meminfo). */
 struct counts {
 	uint64_t free, copies, reuses, zero_fills, oom, segv, forks, fork_fail, nprocs;
+	/* the taker's own copies, reuses, zero fills (expect_delta compares
+	 * these when both snapshots are one thread's), and who took it */
+	uint64_t own_copies, own_reuses, own_zero_fills;
+	int tid;
 };
 
 /* Expected change of the counters across an operation; ANY = don't care. */
