@@ -97,6 +97,23 @@ static void reap(pid_t pid)
 	}
 }
 
+/* REPS forks, each timed in the parent (the child exits at once, reaped
+ * before the next one): fork_1 and fork_mt alike. */
+static void time_forks(uint64_t *fk)
+{
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc_serialized();
+		pid_t pid = fork();
+		uint64_t t1 = rdtsc_serialized();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0)
+			_exit(0);
+		fk[r] = t1 - t0;
+		reap(pid);
+	}
+}
+
 /* Time a one-byte write to each page into s[]. */
 static void time_writes(volatile char *mem, size_t pages, uint64_t *s, char val)
 {
@@ -132,17 +149,7 @@ static void run(size_t pages)
 		mem[i * PAGE] = 1;
 
 	uint64_t fk[REPS], rt[REPS];
-	for (int r = 0; r < REPS; r++) {
-		uint64_t t0 = rdtsc_serialized();
-		pid_t pid = fork();
-		uint64_t t1 = rdtsc_serialized();
-		if (pid < 0)
-			die("fork");
-		if (pid == 0)
-			_exit(0);
-		fk[r] = t1 - t0;
-		reap(pid);
-	}
+	time_forks(fk);
 	for (int r = 0; r < REPS; r++) {
 		uint64_t t0 = rdtsc_serialized();
 		pid_t pid = fork();
@@ -255,17 +262,7 @@ static void run_mt(int t)
 
 	uint64_t fk[REPS];
 	struct spinners *sp = spin_up(t);
-	for (int r = 0; r < REPS; r++) {
-		uint64_t t0 = rdtsc_serialized();
-		pid = fork();
-		uint64_t t1 = rdtsc_serialized();
-		if (pid < 0)
-			die("fork");
-		if (pid == 0)
-			_exit(0);
-		fk[r] = t1 - t0;
-		reap(pid);
-	}
+	time_forks(fk);
 	spin_down(sp, t);
 	report("fork_mt", (size_t)t, fk, REPS);
 	munmap((void *)mem, len);

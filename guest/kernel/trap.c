@@ -282,14 +282,13 @@ void trap(struct trapframe *tf)
 			return_to_user_checks(tf);
 		return;
 	}
-	/* As for a page fault (trap_pf): interrupts back on if they were. */
-	if (tf->rflags & X86_RFLAGS_IF)
-		__asm__ volatile("sti" ::: "memory");
-
 	if (tf->vector == X86_VEC_PF) {
 		trap_pf(tf); /* not reached: vector 14 has its own entry */
 		return;
 	}
+	/* As for a page fault (trap_pf): interrupts back on if they were. */
+	if (tf->rflags & X86_RFLAGS_IF)
+		__asm__ volatile("sti" ::: "memory");
 	if (user && curproc) {
 		int sig = SIGSEGV;
 		for (size_t i = 0; i < ARRAY_SIZE(user_signals); i++)

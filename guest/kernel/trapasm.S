@@ -50,15 +50,20 @@ vector\n:
 /* From user mode (CS RPL 3 in the frame: vector, error, RIP, CS) GS.base is
  * the user's: swap in this CPU's (cpu.h).  From the kernel it is already
  * ours -- except for an NMI in the two-instruction windows at the syscall
- * entry and before iretq below, which trap() handles without mycpu(). */
-alltraps:
+ * entry and before iretq below, which trap() handles without mycpu().
+ * Then the full trap frame, and the C handler with it. */
+.macro TRAP_ENTRY handler
 	testb $3, 24(%rsp)
 	jz 1f
 	swapgs
 1:	cld
 	SAVE_REGS
 	mov %rsp, %rdi
-	call trap
+	call \handler
+.endm
+
+alltraps:
+	TRAP_ENTRY trap
 	jmp trapret
 
 /* A page fault (vector 14): the same entry and the same trap frame, straight
@@ -69,13 +74,7 @@ alltraps:
  * a user page fault went from 87 to 71 instructions: cowbench quick,
  * icount, reuse write 302 -> 283, COW write 980 -> 961. */
 alltraps_pf:
-	testb $3, 24(%rsp)
-	jz 1f
-	swapgs
-1:	cld
-	SAVE_REGS
-	mov %rsp, %rdi
-	call trap_pf
+	TRAP_ENTRY trap_pf
 	.globl trapret
 /* Interrupts off from here to iretq: one arriving after the swapgs would
  * enter the kernel with the user's GS.base. */

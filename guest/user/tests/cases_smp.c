@@ -220,6 +220,19 @@ static void pin_helper(struct shared *s)
 		setaffinity(0, 1ull << (s->pin - 1));
 }
 
+/* The pinned cases (cow_rounds says why): this thread, and so every child
+ * it forks, on CPU 0 only; the helper thread fn on CPU 1 only (it pins
+ * itself first, pin_helper).  The runner is the case's own process: nothing
+ * to undo afterwards.  False after a failure was reported. */
+static bool spawn_pinned(struct ctx *c, void (*fn)(void *), struct shared *s)
+{
+	int rc = setaffinity(0, 1ull << 0);
+	if (rc != 0)
+		return fail(c, "setaffinity(0, CPU 0) returned %d", rc);
+	s->pin = 1 + 1;
+	return spawn(c, fn, s);
+}
+
 static void reader(void *arg)
 {
 	struct shared *s = arg;
@@ -306,14 +319,8 @@ int t_smptlb(struct ctx *c)
 	struct shared *s = new_shared(c, 1);
 	if (!s)
 		return CASE_FAIL;
-	int rc = setaffinity(0, 1ull << 0); /* A and its children: CPU 0; B: CPU 1 (cow_rounds) */
-	if (rc != 0) {
-		fail(c, "setaffinity(0, CPU 0) returned %d", rc);
+	if (!spawn_pinned(c, reader, s))
 		return case_result(c);
-	}
-	s->pin = 1 + 1;
-	if (!spawn(c, reader, s))
-		return CASE_FAIL;
 	cow_rounds(c, s, false);
 	stop_helper(c, s);
 	if (s->bad_round)
@@ -351,14 +358,8 @@ int t_smpflush(struct ctx *c)
 	struct shared *s = new_shared(c, 1);
 	if (!s)
 		return CASE_FAIL;
-	int rc = setaffinity(0, 1ull << 0); /* A and its children: CPU 0; B: CPU 1 (cow_rounds) */
-	if (rc != 0) {
-		fail(c, "setaffinity(0, CPU 0) returned %d", rc);
+	if (!spawn_pinned(c, reader_no_cc, s))
 		return case_result(c);
-	}
-	s->pin = 1 + 1;
-	if (!spawn(c, reader_no_cc, s))
-		return CASE_FAIL;
 	cow_rounds(c, s, true);
 	stop_helper(c, s);
 	if (s->bad_round)
@@ -472,14 +473,8 @@ int t_smpforkwr(struct ctx *c)
 	struct shared *s = new_shared(c, FW_PAGES);
 	if (!s)
 		return CASE_FAIL;
-	int rc = setaffinity(0, 1ull << 0); /* the runner is this case's own process: no need to undo */
-	if (rc != 0) {
-		fail(c, "setaffinity(0, CPU 0) returned %d", rc);
+	if (!spawn_pinned(c, counter_writer, s))
 		return case_result(c);
-	}
-	s->pin = 1 + 1;
-	if (!spawn(c, counter_writer, s))
-		return CASE_FAIL;
 	if (!wait_iters(s, 100))
 		return fail(c, "the writer thread does not run");
 	for (int r = 1; r <= FW_ROUNDS; r++) {
