@@ -8,7 +8,11 @@ KVM_LOG_DRIVER = $(LOG_DRIVER)
 # The emulated machine gets two CPUs (QEMU -smp 2, MTTCG): the guest's vCPUs
 # then really run at once, so the SMP cases meet real races (and the bug
 # kernels of smp.kvm are caught by them, not by luck of the time slicing).
-KVM_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap --smp 2 \
+# --retries 2: an emulated machine that wedges (QEMU 7.2's TCG with nested SVM
+# sometimes leaves both CPUs stuck in its kernel) is stopped within a minute or
+# two and the batch run again in a fresh one, with a "# kvm-run:" note in its
+# TAP; a failure or hang of the batch itself is never retried.
+KVM_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap --smp 2 --retries 2 \
 	--probe '$(abs_top_builddir)/vmm/vmm --probe' -- $(SHELL)
 
 AM_TESTS_ENVIRONMENT = \
@@ -23,7 +27,7 @@ AM_TESTS_ENVIRONMENT = \
 # so a host KVM that cannot run ring 3 (this project's machines) runs them
 # directly; elsewhere they go to the emulated environment like the others.
 RING0_LOG_DRIVER = $(LOG_DRIVER)
-RING0_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap \
+RING0_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap --retries 2 \
 	--probe '$(abs_top_builddir)/vmm/vmm --kernel $(abs_top_builddir)/tests/hostile/hostile.elf -q -- ok' -- $(SHELL)
 
 # Shared helpers for the shell test batches.
