@@ -37,6 +37,10 @@ EXTRA_DIST += tests/lib.sh
 TESTS += tests/kvm-run-selftest.sh
 EXTRA_DIST += tests/kvm-run-selftest.sh
 
+# vmm --html's page in headless Chromium, checked against --dump-pt at several checkpoints.
+TESTS += tests/html-browser.sh
+EXTRA_DIST += tests/html-browser.sh
+
 # A newcomer's first run: vmm/vmm straight on this host's /dev/kvm, whatever it is.
 TESTS += tests/first-run.sh
 EXTRA_DIST += tests/first-run.sh

@@ -10,6 +10,7 @@
 #include "books.h"
 #include "dirty.h"
 #include "dot.h"
+#include "html.h"
 #include "inspect.h"
 #include "mutate.h"
 #include "ptdump.h"
@@ -302,6 +303,7 @@ static int hc_inspect(struct vcpu *v, void *argp)
 	uint64_t seq = audit_seq(a);
 	ptdump_at_checkpoint(vm, audit_books(a), &cp, seq);
 	dot_at_checkpoint(vm, a, &cp);
+	html_at_checkpoint(vm, v->id, &cp, a);
 	arg->verdict = total > 0xffffffffu ? 0xffffffffu : (uint32_t)total;
 	s->violations += total;
 	if (!total) {

@@ -10,7 +10,7 @@
  * (dirty.h), runs the audit (audit.h), judges the dirty log, cross-checks
  * the walker against KVM_TRANSLATE when the audited CR3 is the vCPU's,
  * records the checkpoint (report.h), takes --dump-pt / --dot snapshots
- * (ptdump.h, dot.h), writes the verdict back, and ends the run with
+ * (ptdump.h, dot.h) and the --html step (html.h), writes the verdict back, and ends the run with
  * VMM_EXIT_GUEST_FAIL on a violation (unless --audit-continue).
  */
 struct vm;

@@ -15,12 +15,14 @@ VMM_MODULE_SOURCES = vmm/books_hc.c vmm/probe.c \
 	vmm/audit.h vmm/audit_int.h vmm/audit.c vmm/audit_cp.c vmm/audit_local.c vmm/audit_dirty.c \
 	vmm/inspect.h vmm/inspect.c vmm/dirty.h vmm/dirty.c vmm/mutate.h vmm/mutate.c \
 	vmm/ptdump.h vmm/ptdump.c vmm/dot.h vmm/dot.c vmm/report.h vmm/report.c \
+	vmm/html.h vmm/html.c vmm/html_rec.c \
 	vmm/inject.h vmm/inject.c vmm/inject_apply.c \
 	vmm/bench.h vmm/bench.c vmm/bench_report.c vmm/bench_svg.c \
 	vmm/sandbox.h vmm/sandbox.c
 VMM_LIB_SOURCES = $(VMM_CORE_SOURCES) $(VMM_BASE_SOURCES) $(VMM_MODULE_SOURCES)
 
 vmm_vmm_SOURCES = vmm/main.c $(VMM_LIB_SOURCES)
+nodist_vmm_vmm_SOURCES = vmm/html_page.c
 vmm_vmm_CPPFLAGS = $(AM_CPPFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
 # --enable-sanitizers (CI) instruments the VMM itself too: every KVM batch
 # then runs an ASan/UBSan/LeakSanitizer VMM against the guest.
@@ -32,4 +34,13 @@ vmm_vmm_LDADD = $(LIBELF_LIBS) $(LIBSECCOMP_LIBS) -lm -lpthread
 # that every unit test and fuzzer links (no KVM is touched unless called).
 noinst_LIBRARIES += vmm/libvmm-test.a
 vmm_libvmm_test_a_SOURCES = $(VMM_LIB_SOURCES)
+nodist_vmm_libvmm_test_a_SOURCES = vmm/html_page.c
 vmm_libvmm_test_a_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(LIBSECCOMP_CFLAGS) $(SAN_CFLAGS)
+
+# --html's page: the template (CSS, markup, the drawing script) as two C
+# strings around the run's data, generated at build time.
+vmm/html_page.c: $(srcdir)/vmm/html_page.html $(srcdir)/tools/text2c.awk
+	$(AM_V_GEN)$(MKDIR_P) vmm && $(AWK) -v head=html_page_head -v tail=html_page_tail \
+	  -f $(srcdir)/tools/text2c.awk $(srcdir)/vmm/html_page.html >$@.tmp && mv $@.tmp $@
+CLEANFILES += vmm/html_page.c
+EXTRA_DIST += vmm/html_page.html tools/text2c.awk

@@ -26,9 +26,10 @@ FUZZ_LF = tests/fuzz/fuzz_hypercall-lf tests/fuzz/fuzz_elf-lf
 FUZZLF_SRCS = $(filter %.c,$(VMM_LIB_SOURCES))
 FUZZ_LF_FLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end -I$(top_srcdir)/include -I$(top_srcdir)/vmm -I$(top_builddir)
-tests/fuzz/%-lf: $(top_srcdir)/tests/fuzz/%.c $(FUZZLF_SRCS:%=$(top_srcdir)/%)
+# vmm/html_page.c is generated in the build tree (vmm/local.mk).
+tests/fuzz/%-lf: $(top_srcdir)/tests/fuzz/%.c $(FUZZLF_SRCS:%=$(top_srcdir)/%) vmm/html_page.c
 	@mkdir -p tests/fuzz
-	$(AM_V_CC)$(CLANG) $(FUZZ_LF_FLAGS) -o $@ $< $(FUZZLF_SRCS:%=$(top_srcdir)/%) $(LIBELF_LIBS) $(LIBSECCOMP_LIBS) -lm -lpthread
+	$(AM_V_CC)$(CLANG) $(FUZZ_LF_FLAGS) -o $@ $< $(FUZZLF_SRCS:%=$(top_srcdir)/%) vmm/html_page.c $(LIBELF_LIBS) $(LIBSECCOMP_LIBS) -lm -lpthread
 CLEANFILES += $(FUZZ_LF)
 if HAVE_LIBFUZZER
 check_DATA += $(FUZZ_LF)

@@ -2,7 +2,7 @@
 EXTRA_DIST += tests/unit/tap.h tests/unit/fakeguest.h tests/unit/simguest.h
 UNIT_TESTS = tests/unit/test-ptwalk tests/unit/test-elf tests/unit/test-gmem tests/unit/test-describe \
 	tests/unit/test-audit tests/unit/test-inject tests/unit/test-modules tests/unit/test-world \
-	tests/unit/test-watchdog tests/unit/test-seccomp
+	tests/unit/test-watchdog tests/unit/test-seccomp tests/unit/test-html
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(LIBSECCOMP_CFLAGS) $(SAN_CFLAGS)
@@ -25,6 +25,8 @@ tests_unit_test_world_SOURCES = tests/unit/test-world.c
 tests_unit_test_watchdog_SOURCES = tests/unit/test-watchdog.c
 # The seccomp filter in child processes: allowed calls return, others die of SIGSYS.
 tests_unit_test_seccomp_SOURCES = tests/unit/test-seccomp.c
+# vmm --html: the recording and the page writer on a simulated guest.
+tests_unit_test_html_SOURCES = tests/unit/test-html.c
 
 tests_unit_test_ptwalk_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_CFLAGS = $(UNIT_CFLAGS)
@@ -36,6 +38,7 @@ tests_unit_test_modules_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_world_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_watchdog_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_seccomp_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_html_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ptwalk_LDADD = $(UNIT_LDADD)
 tests_unit_test_audit_LDADD = $(UNIT_LDADD)
 tests_unit_test_elf_LDADD = $(UNIT_LDADD)
@@ -46,6 +49,7 @@ tests_unit_test_modules_LDADD = $(UNIT_LDADD)
 tests_unit_test_world_LDADD = $(UNIT_LDADD)
 tests_unit_test_watchdog_LDADD = $(UNIT_LDADD)
 tests_unit_test_seccomp_LDADD = $(UNIT_LDADD)
+tests_unit_test_html_LDADD = $(UNIT_LDADD)
 tests_unit_test_ptwalk_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_audit_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_elf_LDFLAGS = $(SAN_CFLAGS)
