@@ -33,6 +33,9 @@ RING0_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap --retries 2 \
 # Shared helpers for the shell test batches.
 EXTRA_DIST += tests/lib.sh
 
+# KVM batches: see tests/kvm/local.mk.  First in TESTS: they are the longest.
+include tests/kvm/local.mk
+
 # tools/kvm-run itself: skip rules, direct mode, and one boot of the emulated mode.
 TESTS += tests/kvm-run-selftest.sh
 EXTRA_DIST += tests/kvm-run-selftest.sh
@@ -51,5 +54,3 @@ include tests/unit/local.mk
 include tests/hostile/local.mk
 # Fuzz harnesses (hostile input, no KVM): see tests/fuzz/local.mk.
 include tests/fuzz/local.mk
-# KVM batches: see tests/kvm/local.mk.
-include tests/kvm/local.mk

@@ -189,6 +189,30 @@ static void test_window_cap_failed(void)
 	sim_free(&s);
 }
 
+/* A thread (its own entry on its leader's tables): named with its group, no tables of its own. */
+static void test_thread(void)
+{
+	struct sim s;
+	scenario(&s, RAM);
+	sim_thread(&s, 2, 3, 0); /* pid 3, a thread of pid 1 */
+	struct html_rec *r = html_rec_new(1, 100, 1 << 20);
+	step(&s, r, cp(COWVMM_CP_USER, 1, 0));
+	char *pg = page(r, "t");
+	char *d = pg ? data_of(pg) : NULL;
+	OK(d && strstr(d, "{\"pid\":3,\"ppid\":") && strstr(d, "\"tgid\":1,"),
+	   "the thread has its own entry, in its leader's group");
+	const char *t = d ? strstr(d, "{\"pid\":3,") : NULL;
+	const char *end = t ? strchr(t, '}') : NULL;
+	char *entry = t && end ? strndup(t, (size_t)(end - t + 1)) : NULL;
+	OK(entry && strstr(entry, ",\"as\":1}") && !strstr(entry, "\"tables\""),
+	   "the thread's entry points at pid 1's address space, without tables of its own");
+	free(entry);
+	free(d);
+	free(pg);
+	html_rec_free(r);
+	sim_free(&s);
+}
+
 static void test_empty(void)
 {
 	struct html_rec *r = html_rec_new(1, 10, 1 << 20);
@@ -203,6 +227,7 @@ int main(void)
 	test_contents();
 	test_escaping();
 	test_window_cap_failed();
+	test_thread();
 	test_empty();
 	return tap_done();
 }
