@@ -16,6 +16,7 @@ VMM_MODULE_SOURCES = vmm/books_hc.c vmm/probe.c \
 	vmm/inspect.h vmm/inspect.c vmm/dirty.h vmm/dirty.c vmm/mutate.h vmm/mutate.c \
 	vmm/ptdump.h vmm/ptdump.c vmm/dot.h vmm/dot.c vmm/report.h vmm/report.c \
 	vmm/html.h vmm/html.c vmm/html_rec.c \
+	vmm/explore.h vmm/explore_sched.c \
 	vmm/inject.h vmm/inject.c vmm/inject_apply.c \
 	vmm/bench.h vmm/bench.c vmm/bench_report.c vmm/bench_svg.c \
 	vmm/sandbox.h vmm/sandbox.c

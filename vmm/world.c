@@ -30,6 +30,8 @@ void world_init(struct world *w, struct vcpu *vcpus, unsigned nvcpus, void (*kic
 	w->vcpus = vcpus;
 	w->nvcpus = nvcpus;
 	w->stops = 0;
+	atomic_init(&w->runner, -1);
+	w->running = -1;
 }
 
 void world_destroy(struct world *w)
@@ -51,14 +53,31 @@ static void park(struct world *w)
 	w->parked--;
 }
 
+/* May v not run now?  The world is stopped by someone else, or the gate is
+ * up and v does not have the turn, or has it but the vCPU it came from is
+ * not back at its checkin yet (the world's owner always may go on: it holds
+ * everything anyway). */
+static bool must_park(struct world *w, struct vcpu *v)
+{
+	int r = atomic_load(&w->runner), id = (int)v->id;
+	return !atomic_load(&w->ended) && w->owner != id &&
+	       (atomic_load(&w->stopping) || (r >= 0 && (r != id || (w->running >= 0 && w->running != id))));
+}
+
 bool world_checkin(struct world *w, struct vcpu *v)
 {
-	if (!atomic_load(&w->stopping) && !atomic_load(&w->ended))
+	if (!atomic_load(&w->stopping) && !atomic_load(&w->ended) && atomic_load(&w->runner) < 0)
 		return true; /* the fast path: no lock between two KVM_RUNs */
 	pthread_mutex_lock(&w->lock);
-	while (!atomic_load(&w->ended) && atomic_load(&w->stopping) && w->owner != (int)v->id)
+	if (w->running == (int)v->id) {
+		w->running = -1; /* back at the gate: whoever has the turn may go */
+		pthread_cond_broadcast(&w->park_cond);
+	}
+	while (must_park(w, v))
 		park(w);
 	bool go = !atomic_load(&w->ended);
+	if (go && atomic_load(&w->runner) == (int)v->id)
+		w->running = (int)v->id;
 	pthread_mutex_unlock(&w->lock);
 	return go;
 }
@@ -140,6 +159,10 @@ void world_leave(struct world *w, struct vcpu *v)
 {
 	pthread_mutex_lock(&w->lock);
 	w->active--;
+	if (w->running == (int)v->id) {
+		w->running = -1;
+		pthread_cond_broadcast(&w->park_cond);
+	}
 	if (w->owner == (int)v->id) {
 		w->owner = -1;
 		w->depth = 0;
@@ -177,5 +200,13 @@ void world_join(struct world *w, struct vcpu *v)
 	pthread_mutex_lock(&w->lock);
 	w->active++;
 	pthread_cond_broadcast(&w->owner_cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void world_set_runner(struct world *w, int id)
+{
+	pthread_mutex_lock(&w->lock);
+	atomic_store(&w->runner, id);
+	pthread_cond_broadcast(&w->park_cond);
 	pthread_mutex_unlock(&w->lock);
 }

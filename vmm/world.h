@@ -26,7 +26,15 @@ struct vcpu;
  *    an owner may stop the world again, e.g. to dump every vCPU);
  *  - world_end(v, status): the run is over (the first status wins); everyone
  *    is kicked and every loop returns; world_leave() when a thread's loop has
- *    returned, so stoppers stop waiting for it.
+ *    returned, so stoppers stop waiting for it;
+ *  - the runner (--explore): world_set_runner(w, id) lets only vCPU `id` run
+ *    guest code; every other one parks in world_checkin() (and counts as
+ *    parked for a stopper) until it is made the runner, the gate is lifted
+ *    (id -1, the default) or the run ends.  The turn passes only when the
+ *    vCPU that had it is back at its checkin: never two in the guest, even
+ *    when the turn is taken from a vCPU inside KVM_RUN (the caller kicks it
+ *    out).  Gate before the vCPUs run: a vCPU already inside KVM_RUN when
+ *    the first gate goes up is not waited for.
  */
 struct world {
 	pthread_mutex_t lock;
@@ -43,6 +51,8 @@ struct world {
 	struct vcpu *vcpus;         /* the VM's vCPUs (array): all are kicked */
 	unsigned nvcpus;
 	unsigned long stops;        /* times the world was stopped (for tests and reports) */
+	atomic_int runner;          /* the only vCPU that may run guest code, -1 = any */
+	int running;                /* gated: the vCPU past its checkin (in the guest or an exit), -1 none */
 };
 
 /* The VM's `nvcpus` vCPUs in vcpus[], none taking part yet: every vCPU
@@ -62,5 +72,7 @@ void world_leave(struct world *w, struct vcpu *v);
 void world_drain(struct world *w);
 /* A vCPU thread starts taking part (a CPU the guest started). */
 void world_join(struct world *w, struct vcpu *v);
+/* Only vCPU `id` may run from now on (-1: any); parked vCPUs recheck. */
+void world_set_runner(struct world *w, int id);
 
 #endif /* COWVMM_WORLD_H */

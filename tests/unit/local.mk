@@ -2,7 +2,7 @@
 EXTRA_DIST += tests/unit/tap.h tests/unit/fakeguest.h tests/unit/simguest.h
 UNIT_TESTS = tests/unit/test-ptwalk tests/unit/test-elf tests/unit/test-gmem tests/unit/test-describe \
 	tests/unit/test-audit tests/unit/test-inject tests/unit/test-modules tests/unit/test-world \
-	tests/unit/test-watchdog tests/unit/test-seccomp tests/unit/test-html
+	tests/unit/test-watchdog tests/unit/test-seccomp tests/unit/test-html tests/unit/test-explore tests/unit/test-gate
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(LIBSECCOMP_CFLAGS) $(SAN_CFLAGS)
@@ -27,6 +27,10 @@ tests_unit_test_watchdog_SOURCES = tests/unit/test-watchdog.c
 tests_unit_test_seccomp_SOURCES = tests/unit/test-seccomp.c
 # vmm --html: the recording and the page writer on a simulated guest.
 tests_unit_test_html_SOURCES = tests/unit/test-html.c
+# --explore's strategies (PCT, random, replay) and the schedule string.
+tests_unit_test_explore_SOURCES = tests/unit/test-explore.c
+# The world's runner gate (--explore): one vCPU at a time, with real threads.
+tests_unit_test_gate_SOURCES = tests/unit/test-gate.c
 
 tests_unit_test_ptwalk_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_CFLAGS = $(UNIT_CFLAGS)
@@ -39,6 +43,8 @@ tests_unit_test_world_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_watchdog_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_seccomp_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_html_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_explore_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_gate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ptwalk_LDADD = $(UNIT_LDADD)
 tests_unit_test_audit_LDADD = $(UNIT_LDADD)
 tests_unit_test_elf_LDADD = $(UNIT_LDADD)
@@ -50,6 +56,8 @@ tests_unit_test_world_LDADD = $(UNIT_LDADD)
 tests_unit_test_watchdog_LDADD = $(UNIT_LDADD)
 tests_unit_test_seccomp_LDADD = $(UNIT_LDADD)
 tests_unit_test_html_LDADD = $(UNIT_LDADD)
+tests_unit_test_explore_LDADD = $(UNIT_LDADD)
+tests_unit_test_gate_LDADD = $(UNIT_LDADD)
 tests_unit_test_ptwalk_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_audit_LDFLAGS = $(SAN_CFLAGS)
 tests_unit_test_elf_LDFLAGS = $(SAN_CFLAGS)
