@@ -189,6 +189,8 @@ int vm_run(struct vm *vm)
 	 * starts later must be kicked like the others: seen stuck when it was
 	 * not); each one takes part once its thread runs. */
 	world_init(&vm->world, vm->vcpus, vm->nvcpus, vcpu_kick);
+	if (vm->one_at_a_time)
+		world_set_runner(&vm->world, 0);
 	struct vcpu *v0 = &vm->vcpus[0];
 	world_join(&vm->world, v0);
 	v0->thread = pthread_self();

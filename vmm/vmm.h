@@ -95,6 +95,7 @@ struct vm {
 	bool quiet;              /* -q: no informational VMM messages */
 	char cmdline[COWVMM_CMDLINE_MAX]; /* PROGRAM ARGS...; a module may set a default */
 	uint32_t boot_flags;     /* COWVMM_BOOT_F_*, or-ed in by modules before boot */
+	bool one_at_a_time;      /* a module (--explore) passes the turn: only vCPU 0 runs at first (world.h's runner) */
 	uint64_t console_limit;  /* --console-limit: bytes of guest console output kept */
 	uint64_t console_written;
 	bool console_truncated;

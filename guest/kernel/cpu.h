@@ -76,6 +76,7 @@ struct cpu {
 	struct cowvmm_hc_crash hc_crash;
 	struct cowvmm_hc_assert hc_assert;
 	struct cowvmm_hc_exit hc_exit;
+	struct cowvmm_hc_sched hc_sched;
 	char panic_msg[COWVMM_STRING_MAX];
 } __attribute__((aligned(64)));
 

@@ -48,6 +48,7 @@ _Noreturn static void exit_thread(int wstatus)
 	 * frees the tables, and no CPU may still be on them then.
 	 */
 	struct mm *mm = leader->mm;
+	sched_point(COWVMM_SP_EXIT, 0);
 	spin_lock(&mm->lock);
 	switch_mm(mycpu(), NULL);
 	p->cr3 = 0;

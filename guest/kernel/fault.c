@@ -89,9 +89,11 @@ static inline __attribute__((always_inline)) int do_wp_page(struct proc *p, stru
 		copy_frame(new, old);
 	} else {
 		spin_unlock(&mm->lock);
+		sched_point(COWVMM_SP_COW_UNLOCKED, 0);
 		new = frame_alloc(COWVMM_SITE_DATA_FRAME);
 		if (new)
 			copy_frame(new, old);
+		sched_point(COWVMM_SP_COW_COPIED, 0);
 		spin_lock(&mm->lock);
 		if (!new)
 			return FAULT_OOM;

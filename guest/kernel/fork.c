@@ -63,6 +63,7 @@ int do_fork(void)
 	else
 		flush_tlb(); /* the bug kernel: this CPU only */
 	spin_unlock(&pm->lock);
+	sched_point(COWVMM_SP_FORK, 0);
 	if (!r)
 		r = copy_files(child, parent);
 	if (r) {

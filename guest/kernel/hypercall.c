@@ -178,6 +178,19 @@ int audit_enabled(void)
 	return (boot.flags & COWVMM_BOOT_F_AUDIT) != 0;
 }
 
+/* A schedule point (vmm --explore): the VMM may run another vCPU before
+ * this one goes on.  Interrupts may be on or off; nothing here sleeps. */
+int explore_on;
+
+void sched_point_slow(uint32_t point, uint64_t arg)
+{
+	struct cowvmm_hc_sched *h = &mycpu()->hc_sched;
+	h->point = point;
+	h->pad = 0;
+	h->arg = arg;
+	hypercall(COWVMM_HC_SCHED, h);
+}
+
 /* A checkpoint: ask the VMM to verify every invariant now (only when it
  * audits: each one is a VM exit), then offer it an inject point (only when it
  * gave us an injection plan).  Returns the audit verdict (0 = fine). */

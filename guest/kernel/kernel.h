@@ -86,6 +86,11 @@ extern int checkpoints_wanted; /* the VMM audits or injects: checkpoints are exi
 #define checkpoint(...) (checkpoints_wanted ? checkpoint_slow(__VA_ARGS__) : 0u)
 int audit_enabled(void);
 int inject_point(uint32_t cp, int pid, uint64_t va);
+/* vmm --explore: at a schedule point the VMM may let another vCPU run
+ * (COWVMM_SP_*).  One test of a global when off, as checkpoints. */
+extern int explore_on;
+void sched_point_slow(uint32_t point, uint64_t arg);
+#define sched_point(point, arg) do { if (__builtin_expect(explore_on, 0)) sched_point_slow((point), (arg)); } while (0)
 
 /* Fault injection at allocation sites (inject.c). */
 int should_fail(int site);

@@ -81,6 +81,7 @@ void kmain(uint64_t info_gpa, uint64_t magic)
 
 	/* The other CPUs come up (and idle) before the first audit, so every
 	 * checkpoint from the first one on stops a world of ncpus CPUs. */
+	explore_on = (boot.flags & COWVMM_BOOT_F_EXPLORE) != 0;
 	smp_init();
 
 	checkpoints_wanted = audit_enabled() || boot.inject_gpa != 0;

@@ -114,6 +114,7 @@ static void kick_idle(uint64_t mask)
 			cpus[i].idle = 0;
 			apic_send_ipi(i, IPI_RESCHED_VECTOR);
 			STAT_INC(ipis_sent);
+			sched_point(COWVMM_SP_WAKE, 1ull << i);
 			return;
 		}
 }
@@ -135,6 +136,7 @@ _Noreturn static void scheduler(void)
 			spin_unlock(&sched_lock);
 			KASSERT(c->ncli == 1);
 			c->ncli = 0;
+			sched_point(COWVMM_SP_IDLE, 0); /* interrupts still off: no wake-up is lost */
 			__asm__ volatile("sti; hlt" ::: "memory");
 			c->idle = 0;
 			continue;
@@ -251,6 +253,7 @@ static void yield_locked(void)
 
 void yield_cpu(void)
 {
+	sched_point(COWVMM_SP_YIELD, 0);
 	spin_lock_irq(&sched_lock);
 	yield_locked();
 	spin_unlock_irq(&sched_lock);

@@ -64,6 +64,7 @@ static void start_cpu(struct cpu *c, uint64_t tsc_khz)
 	while (!__atomic_load_n(&c->online, __ATOMIC_ACQUIRE)) {
 		if (rdtsc() - t0 > limit)
 			panic("smp: cpu %u not online %u ms after HC_CPU_START", c->id, CPU_START_TIMEOUT_MS);
+		sched_point(COWVMM_SP_WAIT, 0);
 		cpu_relax();
 	}
 }

@@ -28,6 +28,7 @@ static __attribute__((noinline)) void spin_wait(struct spinlock *l)
 	uint64_t t0 = rdtsc(), limit = spin_limit();
 	do {
 		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+			sched_point(COWVMM_SP_WAIT, 0);
 			cpu_relax();
 			if (rdtsc() - t0 > limit)
 				panic("cpu %u: spinlock %s held by cpu %d for over %u ms (deadlock)", mycpu()->id,
@@ -67,6 +68,7 @@ static void gate_wait(struct cpu *c)
 	while (__atomic_load_n(&audit_gate, __ATOMIC_ACQUIRE) &&
 	       __atomic_load_n(&audit_gate, __ATOMIC_RELAXED) != c->id + 1) {
 		__asm__ volatile("sti; pause" ::: "memory");
+		sched_point(COWVMM_SP_WAIT, 0);
 	}
 	if (!on)
 		__asm__ volatile("cli" ::: "memory");
@@ -166,6 +168,7 @@ void audit_gate_close(void)
 		if (i == c->id)
 			continue;
 		while (__atomic_load_n(&cpus[i].nlocks, __ATOMIC_ACQUIRE)) {
+			sched_point(COWVMM_SP_WAIT, 0);
 			cpu_relax();
 			if (rdtsc() - t0 > limit)
 				panic("cpu %u: checkpoint waited %u ms for cpu %u to release its locks", c->id,

@@ -60,6 +60,7 @@ void tlb_flush_mm(struct mm *mm, uint64_t start, uint64_t end)
 	uint64_t t0 = rdtsc(), limit = (boot.tsc_khz ? boot.tsc_khz : 4000000u) * (uint64_t)SPIN_TIMEOUT_MS;
 	uint32_t left;
 	while ((left = __atomic_load_n(&r->pending, __ATOMIC_ACQUIRE))) {
+		sched_point(COWVMM_SP_WAIT, 0);
 		cpu_relax();
 		if (rdtsc() - t0 > limit)
 			panic("cpu %u: TLB shootdown not acknowledged by CPUs %#x after %u ms", c->id, left,

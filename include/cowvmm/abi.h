@@ -89,6 +89,7 @@
 #define COWVMM_BOOT_F_AUDIT     (1u << 0) /* VMM audits at checkpoints: call HC_INSPECT */
 #define COWVMM_BOOT_F_BENCH     (1u << 1) /* timing run: no checkpoints inside timed loops */
 #define COWVMM_BOOT_F_VERBOSE   (1u << 2) /* kernel may print debug traces */
+#define COWVMM_BOOT_F_EXPLORE   (1u << 3) /* the VMM chooses who runs: call HC_SCHED at schedule points */
 
 struct cowvmm_boot_info {
 	uint64_t magic;          /* IN: COWVMM_BOOT_MAGIC */
@@ -125,6 +126,7 @@ enum cowvmm_hypercall {
 	COWVMM_HC_BENCH = 6,     /* struct cowvmm_hc_bench */
 	COWVMM_HC_INJECT = 7,    /* struct cowvmm_hc_inject_point */
 	COWVMM_HC_CPU_START = 8, /* struct cowvmm_hc_cpu_start */
+	COWVMM_HC_SCHED = 9,     /* struct cowvmm_hc_sched (only with COWVMM_BOOT_F_EXPLORE) */
 	COWVMM_HC_COUNT
 };
 
@@ -410,6 +412,29 @@ struct cowvmm_hc_cpu_start {
 	uint64_t rsp;   /* OUT: initial stack pointer (kernel virtual) */
 	uint64_t arg;   /* OUT: handed over in RDI */
 	uint64_t cr3;   /* OUT: root page table it starts on (guest physical) */
+};
+
+/* ---------------------------------------------------------------------------
+ * Schedule points (HC_SCHED, only when the boot flags say COWVMM_BOOT_F_EXPLORE):
+ * places where the VMM may let another vCPU run (vmm --explore).  With it
+ * one vCPU runs at a time; the VMM picks the next at every point.
+ * ------------------------------------------------------------------------- */
+enum cowvmm_sched_point {
+	COWVMM_SP_WAIT = 0,        /* spinning until another CPU does something: run another */
+	COWVMM_SP_IDLE = 1,        /* about to halt, nothing to run: not to be chosen until woken */
+	COWVMM_SP_WAKE = 2,        /* arg = CPUs just sent a wake-up IPI (bit i: CPU i) */
+	COWVMM_SP_YIELD = 3,       /* a process gave its CPU up (sched_yield): run another */
+	COWVMM_SP_COW_UNLOCKED = 4, /* COW copy, several threads: mm lock dropped, before the copy */
+	COWVMM_SP_COW_COPIED = 5,  /* ... copied, before the lock is taken again and the PTE re-checked */
+	COWVMM_SP_FORK = 6,        /* fork: the child's tables made, before returning to the parent */
+	COWVMM_SP_EXIT = 7,        /* exit: before the address space is released */
+	COWVMM_SP_COUNT
+};
+
+struct cowvmm_hc_sched {
+	uint32_t point;  /* OUT: enum cowvmm_sched_point */
+	uint32_t pad;    /* OUT: zero */
+	uint64_t arg;    /* OUT: COWVMM_SP_WAKE: a CPU mask; else 0 */
 };
 
 #endif /* COWVMM_ABI_H */

@@ -37,6 +37,19 @@ static inline const char *cowvmm_checkpoint_name(uint32_t cp)
 	return COWVMM_NAMES_LOOKUP_(names, cp, "unknown");
 }
 
+/* Schedule points (enum cowvmm_sched_point), as --explore prints them; "?" otherwise. */
+static inline const char *cowvmm_sched_point_name(uint32_t sp)
+{
+	static const char *const names[] = {
+		[COWVMM_SP_WAIT] = "wait",   [COWVMM_SP_IDLE] = "idle",
+		[COWVMM_SP_WAKE] = "wake",   [COWVMM_SP_YIELD] = "yield",
+		[COWVMM_SP_COW_UNLOCKED] = "cow-unlocked", [COWVMM_SP_COW_COPIED] = "cow-copied",
+		[COWVMM_SP_FORK] = "fork",   [COWVMM_SP_EXIT] = "exit",
+	};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == COWVMM_SP_COUNT, "name every schedule point");
+	return COWVMM_NAMES_LOOKUP_(names, sp, "?");
+}
+
 /* Hypercalls (enum cowvmm_hypercall), lower case as in the report's
  * per-hypercall counts; "?" otherwise. */
 static inline const char *cowvmm_hypercall_name(uint32_t nr)
@@ -46,7 +59,7 @@ static inline const char *cowvmm_hypercall_name(uint32_t nr)
 		[COWVMM_HC_ASSERT] = "assert",     [COWVMM_HC_CRASH] = "crash",
 		[COWVMM_HC_DESCRIBE] = "describe", [COWVMM_HC_INSPECT] = "inspect",
 		[COWVMM_HC_BENCH] = "bench",       [COWVMM_HC_INJECT] = "inject",
-		[COWVMM_HC_CPU_START] = "cpu_start",
+		[COWVMM_HC_CPU_START] = "cpu_start", [COWVMM_HC_SCHED] = "sched",
 	};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == COWVMM_HC_COUNT, "name every hypercall");
 	return COWVMM_NAMES_LOOKUP_(names, nr, "?");

@@ -15,6 +15,10 @@ EXTRA_DIST += tests/kvm/inject.kvm
 TESTS += tests/kvm/smp.kvm
 EXTRA_DIST += tests/kvm/smp.kvm
 
+# Schedule exploration: a COW race found by PCT, replayed, and the correct kernel clean.
+TESTS += tests/kvm/explore.kvm
+EXTRA_DIST += tests/kvm/explore.kvm
+
 # The in-guest fork/COW suite (guest/user/tests: cowtest), group by group.
 TESTS += tests/kvm/cow.kvm
 EXTRA_DIST += tests/kvm/cow.kvm
