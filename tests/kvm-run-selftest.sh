@@ -34,6 +34,10 @@ help_ok() { rc_is help 0 && grep -q -- '--tap' "$tmp/help.out" && grep -q -- '--
 check "--help documents the options" help_ok
 run nocmd --mode direct
 check "no command: usage error, status 2" rc_is nocmd 2
+printf '#!/bin/sh\n# kvm-run: --bogus 1\ntrue\n' >"$tmp/bogus.sh"
+run bogus --mode emulated --batch -- sh "$tmp/bogus.sh"
+check "--batch: an unknown directive in the batch is a usage error, status 2" \
+	sh -c "[ \$(cat '$tmp/bogus.rc') = 2 ] && grep -q 'unknown kvm-run directive' '$tmp/bogus.err'"
 
 export COWVMM_QEMU=/nonexistent/qemu-system-x86_64
 CI= run skip_plain --mode emulated -- true
@@ -75,7 +79,7 @@ emulated() {
 (emulated)
 if [ "$(cat "$tmp/emu.rc")" = 77 ] && [ "${CI:-}" != true ]; then
 	reason=$(tail -n 1 "$tmp/emu.err")
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do skip "emulated: $reason"; done
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do skip "emulated: $reason"; done
 	echo "1..$n"
 	exit 0
 fi
@@ -90,6 +94,12 @@ check "emulated: stderr on stderr, not on stdout" \
 	sh -c "grep -qx 'stderr line' '$tmp/emu.err' && ! grep -q 'stderr line' '$tmp/emu.out'"
 check "emulated: no kernel log on stdout" sh -c "[ \$(wc -l <'$tmp/emu.out') = 4 ]"
 check "emulated: a file written inside lands on the host" grep -qx written "$tmp/cwd/from-inside"
+
+# --batch: the batch asks for two emulated CPUs.
+printf '#!/bin/sh\n# kvm-run: --smp 2\ngrep -c ^processor /proc/cpuinfo\n' >"$tmp/batch.sh"
+run batch --mode emulated --timeout 300 --batch -- sh "$tmp/batch.sh"
+check "emulated: --batch takes the batch's '# kvm-run: --smp 2' (2 CPUs inside)" \
+	sh -c "[ \"\$(cat '$tmp/batch.out')\" = 2 ]"
 
 # A hang inside becomes status 124 outside, promptly.
 t0=$(date +%s)

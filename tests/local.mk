@@ -5,14 +5,18 @@ LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver
 KVM_LOG_DRIVER = $(LOG_DRIVER)
 # A KVM batch boots the emulated environment once (when /dev/kvm is unusable) and
 # runs the whole batch script inside; its TAP output and status come back out.
-# The emulated machine gets two CPUs (QEMU -smp 2, MTTCG): the guest's vCPUs
-# then really run at once, so the SMP cases meet real races (and the bug
-# kernels of smp.kvm are caught by them, not by luck of the time slicing).
+# The emulated machine has one CPU unless the batch asks for more with a line
+# "# kvm-run: --smp 2" (--batch): smp.kvm and cow.kvm do, so that the guest's
+# vCPUs really run at once and the SMP cases meet real races (the bug kernels
+# of smp.kvm are caught by them, not by luck of the time slicing).  The others
+# run one vCPU, or one at a time (explore.kvm), and stay on one CPU: two
+# batches of two emulated CPUs each on a 2-core host are what wedged the
+# emulated machine most (tools/kvm-run's watcher).
 # --retries 2: an emulated machine that wedges (QEMU 7.2's TCG with nested SVM
 # sometimes leaves both CPUs stuck in its kernel) is stopped within a minute or
 # two and the batch run again in a fresh one, with a "# kvm-run:" note in its
 # TAP; a failure or hang of the batch itself is never retried.
-KVM_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap --smp 2 --retries 2 \
+KVM_LOG_COMPILER = $(SHELL) $(top_srcdir)/tools/kvm-run --tap --batch --retries 2 \
 	--probe '$(abs_top_builddir)/vmm/vmm --probe' -- $(SHELL)
 
 AM_TESTS_ENVIRONMENT = \
