@@ -153,7 +153,11 @@ static void *releaser(void *arg)
 			t.tv_nsec -= 1000000000;
 		}
 		pthread_cond_timedwait(&s->cond, &s->lock, &t);
-		if (s->quit || s->runner < 0 || now_ns() - s->last_point_ns < (uint64_t)s->release_ms * 1000000u)
+		/* After the end nothing is handed over: the vCPU threads are going
+		 * and the world with them (vm_run() destroys it before the finish
+		 * hooks stop this thread). */
+		if (s->quit || atomic_load(&vm->world.ended) || s->runner < 0 ||
+		    now_ns() - s->last_point_ns < (uint64_t)s->release_ms * 1000000u)
 			continue;
 		int old = s->runner;
 		uint32_t all = started(vm), others = all & ~s->idle & ~(1u << old);
