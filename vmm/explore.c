@@ -269,6 +269,27 @@ static int explore_setup(struct vm *vm)
 	return 0;
 }
 
+int explore_info(const struct vm *vm, struct explore_info *out)
+{
+	const struct explore_state *s = st(vm);
+	if (!s->sched_made)
+		return 0;
+	memset(out, 0, sizeof *out);
+	_Static_assert(COWVMM_SP_COUNT <= 16, "explore_info.by_point too small");
+	out->plan = s->arg;
+	out->points = s->points;
+	memcpy(out->by_point, s->by_point, sizeof s->by_point);
+	out->switches = s->sched.switches;
+	out->releases = s->releases;
+	out->diverged = s->sched.diverged;
+	/* The longest schedule: "31x1000000." per choice run, at most one run per choice. */
+	size_t n = s->sched.ntaken * 12 + 1;
+	out->schedule = malloc(n);
+	out->complete = out->schedule && explore_format(&s->sched, out->schedule, n) == 0 &&
+			s->sched.ntaken == s->sched.step;
+	return 1;
+}
+
 static void stop_releaser(struct explore_state *s)
 {
 	if (!s->locks_made)

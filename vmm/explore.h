@@ -76,4 +76,14 @@ unsigned explore_choose(struct explore_sched *s, unsigned cur, uint32_t eligible
  * `n` is too small (buf then holds as much as fits). */
 int explore_format(const struct explore_sched *s, char *buf, size_t n);
 
+/* The module's figures for the report (explore.c): false when --explore is off. */
+struct vm;
+struct explore_info {
+	const char *plan;        /* as given */
+	uint64_t points, by_point[16], switches, releases, diverged;
+	char *schedule;          /* malloc'ed (free it), NULL if out of memory */
+	int complete;            /* the whole schedule is in `schedule` */
+};
+int explore_info(const struct vm *vm, struct explore_info *out);
+
 #endif /* COWVMM_EXPLORE_H */

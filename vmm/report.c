@@ -11,6 +11,7 @@
 #include "config.h"
 #include "books.h"
 #include "cowvmm/names.h"
+#include "explore.h"
 #include "dirty.h"
 #include "inspect.h"
 #include "mutate.h"
@@ -404,6 +405,26 @@ int report_json(struct vm *vm, const char *path, int status)
 			i + 1 < R->nprocs ? "," : "");
 	}
 	fprintf(f, "  ],\n");
+
+	/* --explore: the plan, its points by kind, and the schedule taken. */
+	struct explore_info ex;
+	if (explore_info(vm, &ex)) {
+		fprintf(f, "  \"explore\": {\"plan\": ");
+		jstr(f, ex.plan);
+		fprintf(f, ", \"points\": %" PRIu64 ", \"by_point\": {", ex.points);
+		for (unsigned k = 0; k < COWVMM_SP_COUNT; k++)
+			fprintf(f, "%s\"%s\": %" PRIu64, k ? ", " : "", cowvmm_sched_point_name(k), ex.by_point[k]);
+		fprintf(f, "}, \"switches\": %" PRIu64 ", \"releases\": %" PRIu64 ", \"divergences\": %" PRIu64
+			   ", \"schedule\": ", ex.switches, ex.releases, ex.diverged);
+		if (ex.schedule)
+			jstr(f, ex.schedule);
+		else
+			fputs("null", f);
+		fprintf(f, ", \"schedule_complete\": %s},\n", ex.complete ? "true" : "false");
+		free(ex.schedule);
+	} else {
+		fprintf(f, "  \"explore\": null,\n");
+	}
 
 	fprintf(f, "  \"exits\": {\"total\": %" PRIu64 ", \"by_reason\": {", R->nexits);
 	bool first = true;
