@@ -133,15 +133,13 @@ static int html_finish(struct vm *vm, int status)
 	}
 	if (!s->rec)
 		s->rec = html_rec_new(s->from, s->to, HTML_CAP_BYTES); /* no checkpoint: an empty page says so */
-	char cmdline[COWVMM_CMDLINE_MAX + 64];
-	snprintf(cmdline, sizeof cmdline, "%s", vm->cmdline);
 	char title[300];
 	const char *k = vm->kernel_path ? strrchr(vm->kernel_path, '/') : NULL;
 	snprintf(title, sizeof title, "cowvmm: %s, %u CPU%s, %" PRIu64 " MiB", k ? k + 1 : vm->kernel_path ? vm->kernel_path : "?",
 		 vm->nvcpus, vm->nvcpus == 1 ? "" : "s", vm->ram_size >> 20);
 	struct outfile w;
 	FILE *f = s->rec ? out_open(&w, &vm->files, s->path, NULL) : NULL;
-	int r = !s->rec ? -ENOMEM : !f ? -errno : html_write(f, s->rec, title, cmdline);
+	int r = !s->rec ? -ENOMEM : !f ? -errno : html_write(f, s->rec, title, vm->cmdline);
 	if (f) {
 		int rc = out_close(&w);
 		r = r ? r : rc;
